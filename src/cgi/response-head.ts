@@ -176,10 +176,26 @@ function classify(buf: Buffer, start: number, end: number): number {
   return OTHER;
 }
 
-const HTTP_SLASH = Buffer.from('HTTP/', 'latin1');
-
+/** Case-sensitive, as nginx. Bytes compared inline: Buffer#compare is a native call per line. */
 function startsWithHttpSlash(buf: Buffer, start: number, end: number): boolean {
-  return end - start >= 5 && buf.compare(HTTP_SLASH, 0, 5, start, start + 5) === 0;
+  return (
+    end - start >= 5 &&
+    buf[start] === 0x48 &&
+    buf[start + 1] === 0x54 &&
+    buf[start + 2] === 0x54 &&
+    buf[start + 3] === 0x50 &&
+    buf[start + 4] === 0x2f
+  );
+}
+
+/**
+ * `buf.toString('latin1', start, end)` without its argument and encoding dispatch:
+ * Buffer.prototype.latin1Slice is what toString calls for latin1 (present in every Node
+ * version, undocumented, so reached through a typed view).
+ */
+type Latin1Sliceable = Buffer & { latin1Slice(start: number, end: number): string };
+function latin1(buf: Buffer, start: number, end: number): string {
+  return (buf as Latin1Sliceable).latin1Slice(start, end);
 }
 
 function isDigit(b: number | undefined): boolean {
@@ -419,13 +435,13 @@ export class CgiResponseHeadParser {
   private reasonAfter(buf: Buffer, from: number, to: number): string | undefined {
     while (from < to && (buf[from] === SP || buf[from] === HT)) from++;
     while (to > from && (buf[to - 1] === SP || buf[to - 1] === HT)) to--;
-    return from < to ? buf.toString('latin1', from, to) : undefined;
+    return from < to ? latin1(buf, from, to) : undefined;
   }
 
   private field(buf: Buffer, start: number, nameEnd: number, vs: number, ve: number, end: number): void {
     const id = classify(buf, start, nameEnd);
     if (id === OTHER) {
-      this.headers.push([buf.toString('latin1', start, nameEnd), buf.toString('latin1', vs, ve)]);
+      this.headers.push([latin1(buf, start, nameEnd), latin1(buf, vs, ve)]);
       return;
     }
     if (id === TRANSFER_ENCODING) {
@@ -447,9 +463,9 @@ export class CgiResponseHeadParser {
       if (!this.statusFromLine) this.parseStatus(buf, vs, ve);
       return;
     }
-    const value = buf.toString('latin1', vs, ve);
+    const value = latin1(buf, vs, ve);
     if (id === LOCATION) this.location = value;
-    this.headers.push([buf.toString('latin1', start, nameEnd), value]);
+    this.headers.push([latin1(buf, start, nameEnd), value]);
   }
 
   /** RFC 3875 6.3.3: `Status: NNN [reason]`. */
