@@ -131,21 +131,10 @@ const CONTENT_LENGTH = 3;
 const TRANSFER_ENCODING = 4;
 /** Ids from here on are single-valued: first wins (nginx's unique headers, plus Last-Modified,
  * Expires and X-Sendfile, whose copies could only disagree). */
-const SINGLE_VALUED = [
-  'content-type',
-  'date',
-  'server',
-  'etag',
-  'last-modified',
-  'expires',
-  'refresh',
-  'x-accel-redirect',
-  'x-accel-expires',
-  'x-accel-limit-rate',
-  'x-accel-buffering',
-  'x-accel-charset',
-  'x-sendfile',
-];
+const SINGLE_VALUED = (
+  'content-type date server etag last-modified expires refresh x-sendfile x-accel-redirect ' +
+  'x-accel-expires x-accel-limit-rate x-accel-buffering x-accel-charset'
+).split(' ');
 
 interface KnownName {
   readonly bytes: Uint8Array;
@@ -153,14 +142,8 @@ interface KnownName {
 }
 /** Known names grouped by length, so a name is classified without building a lower-case copy. */
 const KNOWN_BY_LENGTH: KnownName[][] = [];
-for (const [id, name] of [
-  '',
-  'status',
-  'location',
-  'content-length',
-  'transfer-encoding',
-  ...SINGLE_VALUED,
-].entries()) {
+const KNOWN = ['', 'status', 'location', 'content-length', 'transfer-encoding', ...SINGLE_VALUED];
+for (const [id, name] of KNOWN.entries()) {
   if (id === OTHER) continue;
   (KNOWN_BY_LENGTH[name.length] ??= []).push({ bytes: Buffer.from(name, 'latin1'), id });
 }
@@ -220,17 +203,23 @@ function excerpt(buf: Buffer, start: number, end: number): string {
   return `${out}"${stop < end ? '...' : ''}`;
 }
 
+/** A caller's mistake, not the backend's: 500, never retried. */
+function misuse(code: string, message: string): GatewayError {
+  return new GatewayError(code, message, 'gateway', 500, 'none');
+}
+
+/** A ProtocolError naming the offending line, for the error log. */
+function lineError(code: string, what: string, buf: Buffer, start: number, end: number): ProtocolError {
+  return new ProtocolError(code, `upstream sent ${what}: ${excerpt(buf, start, end)}`);
+}
+
 /** The error for a byte that may not appear where it is: NUL and CR get their own codes. */
 function badByte(buf: Buffer, start: number, end: number, at: number, inName: boolean): ProtocolError {
   const b = buf[at];
-  const line = excerpt(buf, start, end);
-  if (b === 0)
-    return new ProtocolError(CGI_HEAD_ERROR.nul, `upstream sent a NUL byte in header line: ${line}`);
-  if (b === CR)
-    return new ProtocolError(CGI_HEAD_ERROR.bareCr, `upstream sent a bare CR in header line: ${line}`);
-  return inName
-    ? new ProtocolError(CGI_HEAD_ERROR.name, `upstream sent invalid header name: ${line}`)
-    : new ProtocolError(CGI_HEAD_ERROR.value, `upstream sent a control byte in header line: ${line}`);
+  if (b === 0) return lineError(CGI_HEAD_ERROR.nul, 'a NUL byte in header line', buf, start, end);
+  if (b === CR) return lineError(CGI_HEAD_ERROR.bareCr, 'a bare CR in header line', buf, start, end);
+  if (inName) return lineError(CGI_HEAD_ERROR.name, 'invalid header name', buf, start, end);
+  return lineError(CGI_HEAD_ERROR.value, 'a control byte in header line', buf, start, end);
 }
 
 function checkValueBytes(buf: Buffer, from: number, to: number, lineStart: number, lineEnd: number): void {
@@ -267,13 +256,7 @@ export class CgiResponseHeadParser {
   constructor(options: CgiResponseHeadOptions = {}) {
     const max = options.maxHeaderBytes ?? 4096;
     if (!Number.isSafeInteger(max) || max < 1) {
-      throw new GatewayError(
-        'ERR_CGI_HEAD_OPTIONS',
-        `maxHeaderBytes must be a positive integer, got ${max}`,
-        'gateway',
-        500,
-        'none',
-      );
+      throw misuse('ERR_CGI_HEAD_OPTIONS', `maxHeaderBytes must be a positive integer, got ${max}`);
     }
     this.maxHeaderBytes = max;
     this.allowStatusLine = options.allowStatusLine ?? false;
@@ -297,13 +280,7 @@ export class CgiResponseHeadParser {
   /** The head once its blank line is in, else undefined. Throws ProtocolError. */
   push(chunk: Buffer): CgiResponseHead | undefined {
     if (this.done) {
-      throw new GatewayError(
-        'ERR_CGI_HEAD_DONE',
-        'push() after the head was complete or failed',
-        'gateway',
-        500,
-        'none',
-      );
+      throw misuse('ERR_CGI_HEAD_DONE', 'push() after the head was complete or failed');
     }
     try {
       return this.parse(chunk);
@@ -369,10 +346,7 @@ export class CgiResponseHeadParser {
     const first = this.lines++ === 0;
     const b0 = buf[start];
     if (b0 === SP || b0 === HT) {
-      throw new ProtocolError(
-        CGI_HEAD_ERROR.obsFold,
-        `upstream sent a folded header line (no continuation lines in CGI, RFC 3875 6.3): ${excerpt(buf, start, end)}`,
-      );
+      throw lineError(CGI_HEAD_ERROR.obsFold, 'a folded header line (RFC 3875 6.3)', buf, start, end);
     }
     if (startsWithHttpSlash(buf, start, end)) {
       checkValueBytes(buf, start, end, start, end);
@@ -387,16 +361,10 @@ export class CgiResponseHeadParser {
       i++;
     }
     if (i === end) {
-      throw new ProtocolError(
-        CGI_HEAD_ERROR.noColon,
-        `upstream sent a header line without ":": ${excerpt(buf, start, end)}`,
-      );
+      throw lineError(CGI_HEAD_ERROR.noColon, 'a header line without ":"', buf, start, end);
     }
     if (i === start) {
-      throw new ProtocolError(
-        CGI_HEAD_ERROR.name,
-        `upstream sent an empty header name: ${excerpt(buf, start, end)}`,
-      );
+      throw lineError(CGI_HEAD_ERROR.name, 'an empty header name', buf, start, end);
     }
     const nameEnd = i;
     let vs = i + 1;
@@ -422,10 +390,7 @@ export class CgiResponseHeadParser {
       buf[start + 9] !== 0x30 &&
       (end - start === 12 || buf[start + 12] === SP);
     if (!ok) {
-      throw new ProtocolError(
-        CGI_HEAD_ERROR.statusLine,
-        `upstream sent invalid status line ${excerpt(buf, start, end)}`,
-      );
+      throw lineError(CGI_HEAD_ERROR.statusLine, 'invalid status line', buf, start, end);
     }
     this.status = threeDigits(buf, start + 9);
     this.reason = this.reasonAfter(buf, start + 12, end);
@@ -445,10 +410,8 @@ export class CgiResponseHeadParser {
       return;
     }
     if (id === TRANSFER_ENCODING) {
-      throw new ProtocolError(
-        CGI_HEAD_ERROR.transferEncoding,
-        `upstream sent "Transfer-Encoding" (a CGI response is framed by its transport): ${excerpt(buf, start, end)}`,
-      );
+      const what = '"Transfer-Encoding" (the transport frames a CGI body)';
+      throw lineError(CGI_HEAD_ERROR.transferEncoding, what, buf, start, end);
     }
     if (id === CONTENT_LENGTH) {
       this.parseContentLength(buf, vs, ve, start, end);
@@ -478,7 +441,7 @@ export class CgiResponseHeadParser {
       buf[vs] !== 0x30 &&
       (ve - vs === 3 || buf[vs + 3] === SP || buf[vs + 3] === HT);
     if (!ok) {
-      throw new ProtocolError(CGI_HEAD_ERROR.status, `upstream sent invalid status ${excerpt(buf, vs, ve)}`);
+      throw lineError(CGI_HEAD_ERROR.status, 'invalid status', buf, vs, ve);
     }
     this.status = threeDigits(buf, vs);
     this.reason = this.reasonAfter(buf, vs + 3, ve);
@@ -495,10 +458,7 @@ export class CgiResponseHeadParser {
       n = n * 10 + d;
     }
     if (n < 0 || vs === ve) {
-      throw new ProtocolError(
-        CGI_HEAD_ERROR.contentLength,
-        `upstream sent invalid "Content-Length" header: ${excerpt(buf, start, end)}`,
-      );
+      throw lineError(CGI_HEAD_ERROR.contentLength, 'invalid "Content-Length" header', buf, start, end);
     }
     if (this.contentLength !== undefined && this.contentLength !== n) {
       throw new ProtocolError(
