@@ -1,0 +1,79 @@
+/**
+ * Every default of the configuration, in the notation a user would write, each with the
+ * reason it was chosen. Where nginx has the same directive, its default is ours (see
+ * /work/shared/spec/semantics.md C.2, C.3 and nginx's ngx_http_core_module). The schema
+ * reads these and parses them like user input, so a default can never be malformed.
+ */
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const DEFAULTS = {
+  /** nginx listens on *:80 when run as root, else *:8000; a gateway run unprivileged picks a free high port. */
+  listen: [8080],
+  /** nginx: `server_name ""`; $server_name is then empty. */
+  server_name: '',
+  /** nginx: `root html`, relative to the prefix; ours is relative to the config file's directory. */
+  root: 'html',
+  /** nginx: `client_max_body_size 1m`; 0 = unlimited. */
+  client_max_body_size: '1m',
+  /** nginx: two memory pages (16k on x86-64) before the body goes to a temp file. */
+  client_body_buffer_size: '16k',
+  /** nginx: `client_body_temp` under the prefix; the OS temp dir is writable without setup. */
+  client_body_temp_path: (): string => join(tmpdir(), 'portico-body'),
+  /** nginx: `client_header_timeout 60s`. */
+  client_header_timeout: '60s',
+  /** nginx: `client_body_timeout 60s` (between two reads). */
+  client_body_timeout: '60s',
+  /** nginx: `send_timeout 60s` (between two writes to the client). */
+  send_timeout: '60s',
+  /** nginx: `keepalive_timeout 75s`. */
+  keepalive_timeout: '75s',
+  /** nginx: `keepalive_requests 1000` (since 1.19.10). */
+  keepalive_requests: 1000,
+  /** nginx: `large_client_header_buffers 4 8k`; the request head may use 4 x 8k = 32k. */
+  large_client_header_buffers: '4 8k',
+  /** Long enough for slow backends to finish, short of the 90s many process managers wait before SIGKILL. */
+  shutdown_timeout: '30s',
+  /** nginx logs errors to stderr at `error`; `info` also shows start-up and shutdown. */
+  error_log: { path: 'stderr', level: 'info' },
+  /** nginx: `access_log logs/access.log combined`; stdout suits containers and process managers. */
+  access_log: { path: 'stdout', format: 'combined' },
+  backend: {
+    /** nginx: the `scgi_params`/`fastcgi_params` files must be included by hand; ours are on until `params` replaces them. */
+    include_params_scgi: 'scgi_params',
+    /** nginx's fastcgi.conf = fastcgi_params + SCRIPT_FILENAME, what PHP-FPM needs. */
+    include_params_fastcgi: 'fastcgi.conf',
+    /** nginx: a location's own `*_param`s replace the inherited set (all-or-nothing), so no stock set then. */
+    include_params_with_params: 'none',
+    /** nginx: `*_pass_request_headers on`. */
+    pass_request_headers: true,
+    /** nginx: `*_pass_request_body on`. */
+    pass_request_body: true,
+    /** nginx: one memory page (4k on x86-64) for the response head. */
+    buffer_size: '4k',
+    /** nginx: `*_connect_timeout 60s`. */
+    connect_timeout: '60s',
+    /** nginx: `*_send_timeout 60s` (between two writes). */
+    send_timeout: '60s',
+    /** nginx: `*_read_timeout 60s` (between two reads). */
+    read_timeout: '60s',
+    /** nginx: `*_intercept_errors off`. */
+    intercept_errors: false,
+    /** nginx: `fastcgi_index ""`. */
+    index: '',
+    /** nginx: `fastcgi_keep_conn off`: a connection per request unless asked. */
+    keep_conn: false,
+  },
+  proxy_pass: {
+    /** httpd: `ProxyFCGIBackendType FPM` (the unset value is treated as FPM). */
+    backend_type: 'FPM',
+    /** httpd: worker `timeout` = ProxyTimeout, else the server `Timeout` of 60s. */
+    timeout: '60s',
+    /** httpd: worker `connectiontimeout` defaults to `timeout`; written as null here, resolved per entry. */
+    connectiontimeout: null,
+  },
+  location: {
+    /** nginx: locations are reachable from outside unless marked `internal`. */
+    internal: false,
+  },
+} as const;

@@ -1,0 +1,477 @@
+/**
+ * The configuration schema: the single source of truth. The TypeScript types are inferred
+ * from it, validation runs it, and `portico schema` exports it as JSON Schema. Names follow
+ * nginx's directives without their `scgi_`/`fastcgi_` prefix (semantics.md C.2, C.3) and
+ * httpd's ProxyPass worker parameters (C.5 - C.7). Unknown keys are errors everywhere.
+ *
+ * The parsed config is plain data: sizes in bytes, durations in milliseconds, flags as
+ * booleans, defaults filled in, relative paths resolved against the config file's
+ * directory (like nginx's prefix), params as an ordered list.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { z } from 'zod';
+import { parseSize } from '../util/sizes.ts';
+import {
+  type BackendProtocol,
+  parseBackendUrl,
+  parseListenAddress,
+  parsePass,
+  parseSocketAddress,
+  UPSTREAM_NAME_PATTERN,
+} from './address.ts';
+import { DEFAULTS } from './defaults.ts';
+import { describeValue, duration, flag, headerName, regex, size, strict } from './fields.ts';
+import {
+  captureGroupCount,
+  compileConfigRegex,
+  locationIdentity,
+  maxCaptureReference,
+  parseLocationMatch,
+} from './match.ts';
+
+export const LOG_LEVELS = ['debug', 'info', 'notice', 'warn', 'error'] as const;
+export const ACCESS_LOG_FORMATS = ['combined', 'upstream'] as const;
+export const PARAM_SETS = ['scgi_params', 'fastcgi_params', 'fastcgi.conf', 'apache', 'none'] as const;
+export const FCGI_BACKEND_TYPES = ['FPM', 'GENERIC'] as const;
+export const BACKEND_PROTOCOLS = ['scgi', 'fastcgi'] as const;
+
+/** What parsing needs to know about where the config came from. */
+export interface SchemaContext {
+  /** Relative paths (root, alias, temp and log files) resolve against this directory. */
+  readonly baseDir: string;
+}
+
+/** nginx resolves relative paths against its prefix; we use the config's directory. A trailing `/` (alias) is kept. */
+function resolvePath(baseDir: string, path: string): string {
+  if (isAbsolute(path)) return path;
+  const out = resolve(baseDir, path);
+  return path.endsWith('/') && !out.endsWith('/') ? `${out}/` : out;
+}
+
+/** A custom issue at a key (`at: 'key'`) rather than at its value. */
+function keyIssue(path: PropertyKey[], message: string) {
+  return { code: 'custom' as const, message, path, params: { at: 'key' } };
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Param names: CGI meta-variable names. Digit-only names would lose their order in a JS object. */
+const PARAM_NAME_RE = /^[^\0-\x20\x7f=]+$/;
+
+function paramsSchema() {
+  const value = z.union([z.string(), z.number().transform(String)]);
+  const entry = z.union([value, strict({ value, if_not_empty: flag().prefault(false) })], {
+    error: (i) => `expected a string or { value, if_not_empty }, got ${describeValue(i.input)}`,
+  });
+  return z
+    .record(
+      z.string().regex(PARAM_NAME_RE, { error: (i) => `invalid param name ${describeValue(i.input)}` }),
+      entry,
+    )
+    .superRefine((params, ctx) => {
+      for (const name of Object.keys(params)) {
+        if (/^[0-9]+$/.test(name)) {
+          ctx.addIssue(
+            keyIssue(
+              [name],
+              `param name ${JSON.stringify(name)} is only digits; its order could not be kept`,
+            ),
+          );
+        }
+      }
+    })
+    .transform((params) =>
+      Object.entries(params).map(([name, v]) =>
+        typeof v === 'string'
+          ? { name, value: v, if_not_empty: false }
+          : { name, value: v.value, if_not_empty: v.if_not_empty },
+      ),
+    )
+    .meta({ description: 'scgi_param / fastcgi_param: NAME -> value, or NAME -> { value, if_not_empty }' });
+}
+
+/** The directives shared by `scgi:` and `fastcgi:` (nginx's names without the prefix). */
+function backendShape(protocol: BackendProtocol) {
+  const d = DEFAULTS.backend;
+  return {
+    pass: z
+      .string()
+      .min(1)
+      .superRefine((text, ctx) => {
+        const target = parsePass(text);
+        if (!target.ok) ctx.addIssue({ code: 'custom', message: target.message });
+        else if (
+          target.value.kind === 'address' &&
+          target.value.protocol !== undefined &&
+          target.value.protocol !== protocol
+        ) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `a ${target.value.protocol} URL cannot be the pass of a ${protocol} location`,
+          });
+        }
+      })
+      .meta({
+        description: `${protocol}_pass: host:port, unix:/path, ${protocol === 'scgi' ? 'scgi' : 'fcgi'}://host:port, or an upstream name`,
+      }),
+    params: paramsSchema().optional(),
+    include_params: z
+      .enum(PARAM_SETS)
+      .optional()
+      .meta({
+        description: `stock params sent before params (default: ${protocol === 'scgi' ? d.include_params_scgi : d.include_params_fastcgi} without params, none with them)`,
+      }),
+    pass_request_headers: flag().prefault(d.pass_request_headers),
+    pass_request_body: flag().prefault(d.pass_request_body),
+    buffer_size: size({ min: 1 }).prefault(d.buffer_size),
+    connect_timeout: duration().prefault(d.connect_timeout),
+    send_timeout: duration().prefault(d.send_timeout),
+    read_timeout: duration().prefault(d.read_timeout),
+    hide_header: z.array(headerName()).default([]),
+    pass_header: z.array(headerName()).default([]),
+    intercept_errors: flag().prefault(d.intercept_errors),
+  };
+}
+
+/** `params` alone replaces the stock set (nginx: own params replace inherited ones); `include_params` + `params` appends. */
+function withEffectiveParams<
+  T extends { params?: ParamSetting[] | undefined; include_params?: ParamSet | undefined },
+>(
+  block: T,
+  stock: ParamSet,
+): Omit<T, 'params' | 'include_params'> & { params: ParamSetting[]; include_params: ParamSet } {
+  const include_params =
+    block.include_params ??
+    (block.params === undefined ? stock : DEFAULTS.backend.include_params_with_params);
+  return { ...block, include_params, params: block.params ?? [] };
+}
+
+type ParamSet = (typeof PARAM_SETS)[number];
+interface ParamSetting {
+  name: string;
+  value: string;
+  if_not_empty: boolean;
+}
+
+const scgiSchema = strict(backendShape('scgi')).transform((b) =>
+  withEffectiveParams(b, DEFAULTS.backend.include_params_scgi),
+);
+
+const fastcgiSchema = strict({
+  ...backendShape('fastcgi'),
+  split_path_info: regex({ captures: 2 }).optional().meta({
+    description: 'fastcgi_split_path_info: regex with 2 captures -> $fastcgi_script_name, $fastcgi_path_info',
+  }),
+  index: z.string().prefault(DEFAULTS.backend.index),
+  keep_conn: flag().prefault(DEFAULTS.backend.keep_conn),
+  catch_stderr: z.array(z.string().min(1)).default([]),
+}).transform((b) => withEffectiveParams(b, DEFAULTS.backend.include_params_fastcgi));
+
+function locationSchema(ctx: SchemaContext) {
+  const path = z
+    .string()
+    .min(1)
+    .transform((p) => resolvePath(ctx.baseDir, p));
+  return strict({
+    match: z
+      .string()
+      .superRefine((text, c) => {
+        const m = parseLocationMatch(text);
+        if (!m.ok) c.addIssue({ code: 'custom', message: m.message });
+      })
+      .meta({ description: 'nginx location: "/prefix", "= /exact", "^~ /prefix", "~ regex", "~* regex"' }),
+    root: path.optional(),
+    alias: path.optional(),
+    internal: flag().prefault(DEFAULTS.location.internal),
+    scgi: scgiSchema.optional(),
+    fastcgi: fastcgiSchema.optional(),
+  }).superRefine(
+    (loc, c) => {
+      if (loc.root !== undefined && loc.alias !== undefined) {
+        c.addIssue(
+          keyIssue(['alias'], 'alias and root cannot both be set (nginx: "root" directive is duplicate)'),
+        );
+      }
+      if (loc.scgi !== undefined && loc.fastcgi !== undefined) {
+        c.addIssue(keyIssue(['fastcgi'], 'a location has at most one of scgi and fastcgi'));
+      }
+    },
+    { when: () => true },
+  );
+}
+
+function proxyPassSchema() {
+  const d = DEFAULTS.proxy_pass;
+  return strict({
+    path: z
+      .string()
+      .regex(/^\//, { error: (i) => `ProxyPass path ${describeValue(i.input)} must start with "/"` })
+      .optional(),
+    match: regex().optional().meta({ description: 'ProxyPassMatch regex; $1.. usable in url' }),
+    url: z
+      .string()
+      .superRefine((text, c) => {
+        const url = parseBackendUrl(text);
+        if (!url.ok) c.addIssue({ code: 'custom', message: url.message });
+      })
+      .meta({
+        description: 'scgi://host:port/path, fcgi://host:port/path, unix:/path.sock|fcgi://localhost/path',
+      }),
+    pathinfo: z.string().optional().meta({
+      description: 'proxy-scgi-pathinfo / proxy-fcgi-pathinfo (first-dot, last-dot, full, unescape, ...)',
+    }),
+    backend_type: z
+      .enum(FCGI_BACKEND_TYPES)
+      .optional()
+      .meta({ description: 'ProxyFCGIBackendType (FastCGI only)' }),
+    timeout: duration().prefault(d.timeout),
+    connectiontimeout: duration()
+      .optional()
+      .meta({ description: 'worker connectiontimeout (default: timeout)' }),
+  })
+    .superRefine(
+      (entry, c) => {
+        if ((entry.path === undefined) === (entry.match === undefined)) {
+          c.addIssue({
+            code: 'custom',
+            message: 'needs exactly one of path (ProxyPass) and match (ProxyPassMatch)',
+          });
+        }
+        if (typeof entry.url !== 'string') return;
+        const url = parseBackendUrl(entry.url);
+        if (!url.ok) return;
+        const refs = maxCaptureReference(url.value.path);
+        if (refs > 0 && typeof entry.match !== 'string') {
+          c.addIssue({
+            code: 'custom',
+            path: ['url'],
+            message: `$${refs} in url needs match (ProxyPassMatch)`,
+          });
+        } else if (refs > 0) {
+          const re = compileConfigRegex(entry.match as string);
+          const have = re.ok ? captureGroupCount(re.value) : refs;
+          if (refs > have) {
+            c.addIssue({
+              code: 'custom',
+              path: ['url'],
+              message: `url uses $${refs} but match has ${have} capture groups`,
+            });
+          }
+        }
+        if (entry.backend_type !== undefined && url.value.protocol !== 'fastcgi') {
+          c.addIssue(keyIssue(['backend_type'], 'backend_type applies to fcgi:// URLs only'));
+        }
+      },
+      { when: () => true },
+    )
+    .transform((entry) => ({
+      ...entry,
+      backend_type: entry.backend_type ?? d.backend_type,
+      connectiontimeout: entry.connectiontimeout ?? entry.timeout,
+    }));
+}
+
+const upstreamSchema = strict({
+  protocol: z.enum(BACKEND_PROTOCOLS),
+  servers: z
+    .array(
+      strict({
+        address: z.string().superRefine((text, c) => {
+          const a = parseSocketAddress(text);
+          if (!a.ok) c.addIssue({ code: 'custom', message: a.message });
+        }),
+      }),
+    )
+    .min(1),
+}).meta({ description: 'a named group of backends (nginx upstream {})' });
+
+const LARGE_BUFFERS_RE = /^([0-9]+) +([0-9]+[kKmMgG]?)$/;
+
+function largeHeaderBuffers() {
+  return z
+    .string()
+    .regex(LARGE_BUFFERS_RE, {
+      error: (i) => `expected "number size" (e.g. "4 8k"), got ${describeValue(i.input)}`,
+    })
+    .transform((text, c) => {
+      const m = LARGE_BUFFERS_RE.exec(text)!;
+      const number = Number(m[1]);
+      const bytes = parseSize(m[2]!);
+      if (number < 1 || bytes === undefined || bytes < 1) {
+        c.issues.push({ code: 'custom', input: text, message: 'number and size must both be at least 1' });
+        return z.NEVER;
+      }
+      return { number, size: bytes };
+    })
+    .meta({
+      description: 'nginx large_client_header_buffers "number size": the request head may use number * size',
+    });
+}
+
+function logPath(ctx: SchemaContext, specials: readonly string[]) {
+  return z
+    .string()
+    .min(1)
+    .transform((p) => (specials.includes(p) ? p : resolvePath(ctx.baseDir, p)));
+}
+
+/** Checks that span the whole config: upstream references, duplicate listen and location entries. */
+function crossChecks(config: Record<string, unknown>, ctx: z.core.$RefinementCtx<unknown>): void {
+  const upstreams = isRecord(config.upstreams) ? config.upstreams : {};
+  const names = Object.keys(upstreams);
+  const locations = Array.isArray(config.locations) ? config.locations : [];
+  const seen = new Map<string, number>();
+  locations.forEach((loc: unknown, i) => {
+    if (!isRecord(loc)) return;
+    if (typeof loc.match === 'string') {
+      const m = parseLocationMatch(loc.match);
+      const id = m.ok ? locationIdentity(m.value) : undefined;
+      if (id !== undefined) {
+        const first = seen.get(id);
+        if (first === undefined) seen.set(id, i);
+        else
+          ctx.addIssue({
+            code: 'custom',
+            path: ['locations', i, 'match'],
+            message: `duplicate location (same as locations[${first}])`,
+          });
+      }
+    }
+    for (const protocol of BACKEND_PROTOCOLS) {
+      const block = loc[protocol];
+      if (!isRecord(block) || typeof block.pass !== 'string') continue;
+      const target = parsePass(block.pass);
+      if (!target.ok || target.value.kind !== 'upstream') continue;
+      const name = target.value.name;
+      const upstream = upstreams[name];
+      const path = ['locations', i, protocol, 'pass'];
+      if (upstream === undefined) {
+        const known = names.length === 0 ? 'no upstreams are defined' : `defined: ${names.join(', ')}`;
+        ctx.addIssue({ code: 'custom', path, message: `unknown upstream "${name}" (${known})` });
+      } else if (
+        isRecord(upstream) &&
+        typeof upstream.protocol === 'string' &&
+        upstream.protocol !== protocol
+      ) {
+        ctx.addIssue({
+          code: 'custom',
+          path,
+          message: `upstream "${name}" speaks ${upstream.protocol}, not ${protocol}`,
+        });
+      }
+    }
+  });
+}
+
+export function createConfigSchema(ctx: SchemaContext) {
+  const listenEntry = z
+    .union([z.number(), z.string()], {
+      error: (i) => `expected a port or an address, got ${describeValue(i.input)}`,
+    })
+    .superRefine((value, c) => {
+      const a = parseListenAddress(value);
+      if (!a.ok) c.addIssue({ code: 'custom', message: a.message });
+    });
+  return strict({
+    listen: z
+      .array(listenEntry)
+      .min(1)
+      .superRefine((entries, c) => {
+        const seen = new Map<string, number>();
+        entries.forEach((entry, i) => {
+          const a = parseListenAddress(entry);
+          if (!a.ok) return;
+          const key = JSON.stringify(a.value);
+          const first = seen.get(key);
+          if (first === undefined) seen.set(key, i);
+          else
+            c.addIssue({
+              code: 'custom',
+              path: [i],
+              message: `duplicate listen address (same as listen[${first}])`,
+            });
+        });
+      })
+      .prefault([...DEFAULTS.listen])
+      .meta({ description: 'nginx listen: 8080, "127.0.0.1:8080", "[::1]:8080", "unix:/run/portico.sock"' }),
+    server_name: z
+      .union([z.string(), z.array(z.string()).min(1)], {
+        error: (i) => `expected a name or a list of names, got ${describeValue(i.input)}`,
+      })
+      .prefault(DEFAULTS.server_name)
+      .transform((v) => (typeof v === 'string' ? [v] : v))
+      .meta({ description: 'nginx server_name; the first is $server_name' }),
+    root: z
+      .string()
+      .min(1)
+      .prefault(DEFAULTS.root)
+      .transform((p) => resolvePath(ctx.baseDir, p))
+      .meta({
+        description: 'nginx root for locations without their own (default: html beside the config file)',
+      }),
+    client_max_body_size: size().prefault(DEFAULTS.client_max_body_size),
+    client_body_buffer_size: size({ min: 1 }).prefault(DEFAULTS.client_body_buffer_size),
+    client_body_temp_path: z
+      .string()
+      .min(1)
+      .optional()
+      .transform((p) => (p === undefined ? DEFAULTS.client_body_temp_path() : resolvePath(ctx.baseDir, p)))
+      .meta({
+        description:
+          'directory for request bodies larger than client_body_buffer_size (default: <tmpdir>/portico-body)',
+      }),
+    client_header_timeout: duration().prefault(DEFAULTS.client_header_timeout),
+    client_body_timeout: duration().prefault(DEFAULTS.client_body_timeout),
+    send_timeout: duration().prefault(DEFAULTS.send_timeout),
+    keepalive_timeout: duration().prefault(DEFAULTS.keepalive_timeout),
+    keepalive_requests: z.int().min(0).prefault(DEFAULTS.keepalive_requests),
+    large_client_header_buffers: largeHeaderBuffers().prefault(DEFAULTS.large_client_header_buffers),
+    shutdown_timeout: duration().prefault(DEFAULTS.shutdown_timeout),
+    error_log: strict({
+      path: logPath(ctx, ['stderr', 'stdout']).prefault(DEFAULTS.error_log.path),
+      level: z.enum(LOG_LEVELS).prefault(DEFAULTS.error_log.level),
+    }).prefault({}),
+    access_log: strict({
+      path: logPath(ctx, ['stderr', 'stdout', 'off']).prefault(DEFAULTS.access_log.path),
+      format: z.enum(ACCESS_LOG_FORMATS).prefault(DEFAULTS.access_log.format),
+    }).prefault({}),
+    upstreams: z
+      .record(
+        z.string().regex(new RegExp(UPSTREAM_NAME_PATTERN), {
+          error: (i) => `invalid upstream name ${describeValue(i.input)} (letters, digits, _ . -)`,
+        }),
+        upstreamSchema,
+      )
+      .prefault({}),
+    locations: z.array(locationSchema(ctx)).prefault([]),
+    proxy_pass: z
+      .array(proxyPassSchema())
+      .prefault([])
+      .meta({ description: 'httpd ProxyPass / ProxyPassMatch, in order' }),
+  }).superRefine((config, c) => crossChecks(config as Record<string, unknown>, c), { when: () => true });
+}
+
+export type ConfigSchema = ReturnType<typeof createConfigSchema>;
+
+/** Everything below readonly: the validated config is deeply frozen. */
+export type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** The validated configuration (sizes in bytes, durations in ms). */
+export type PorticoConfig = DeepReadonly<z.output<ConfigSchema>>;
+/** What a user writes (YAML or the TypeScript API). */
+export type PorticoConfigInput = z.input<ConfigSchema>;
+
+export type LocationConfig = PorticoConfig['locations'][number];
+export type ScgiConfig = NonNullable<LocationConfig['scgi']>;
+export type FastCgiConfig = NonNullable<LocationConfig['fastcgi']>;
+export type ParamConfig = ScgiConfig['params'][number];
+export type UpstreamConfig = PorticoConfig['upstreams'][string];
+export type ProxyPassConfig = PorticoConfig['proxy_pass'][number];
+export type ParamSetName = (typeof PARAM_SETS)[number];
+export type LogLevelName = (typeof LOG_LEVELS)[number];
