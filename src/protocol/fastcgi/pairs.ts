@@ -6,6 +6,7 @@
  * Each length is one byte when <= 127, else four bytes big-endian with the top bit set
  * (so at most 2^31 - 1). Names and values are latin1 strings: one char is one byte.
  */
+import { isStringOneByteRepresentation } from 'node:v8';
 import { EncodeError, ProtocolError } from '../../errors.ts';
 import type { Param } from '../params.ts';
 
@@ -47,7 +48,9 @@ function describe(s: string): string {
 }
 
 function checkString(s: string, what: string, name: string): void {
-  if (!UNSAFE.test(s)) return;
+  // Fast path: a one-byte V8 string holds only chars <= U+00FF, so only NUL needs a look
+  // (indexOf is a memchr); the regex runs only on two-byte strings, which are rare here.
+  if (isStringOneByteRepresentation(s) ? s.indexOf('\0') === -1 : !UNSAFE.test(s)) return;
   if (s.includes('\0')) {
     throw new EncodeError('ERR_FCGI_NUL', `FastCGI param ${what} ${describe(name)} contains a NUL byte`);
   }
