@@ -3,13 +3,10 @@
  * and the backend library (BEGIN_REQUEST, PARAMS, STDIN, ... in). Records may be cut at any
  * byte: inside the header, the content or the padding.
  *
- *          8 header bytes          contentLength bytes        paddingLength bytes
- *   +--------+  version 1   +---------+   all read   +---------+   all skipped
- *   | HEADER | -----------> | CONTENT | -----------> | PADDING | ---------------+
- *   +--------+              +---------+              +---------+                |
- *       ^  ^  (no content)       |  (no padding)          (no padding)        |
- *       |  +---------------------|--------------------------------------------+
- *       +------------------------+  records are delivered on reaching HEADER
+ *   HEADER --(8 bytes, version 1)--> CONTENT --(contentLength bytes)--> PADDING
+ *     ^                                                                    |
+ *     +-----------------------(paddingLength bytes)------------------------+
+ *   (a state with nothing to read is skipped; a whole record is delivered on the way back)
  *
  * Delivery (`FastCgiRecordHandler.onRecord`):
  * - Stream records (PARAMS, STDIN, STDOUT, STDERR, DATA) with content: each piece as soon as
