@@ -1,0 +1,160 @@
+/**
+ * A real nginx as the reference implementation: a generated nginx.conf in a fresh temp dir (pid,
+ * error_log, access_log, lock file and every *_temp_path inside it), started as
+ * `nginx -p dir -e error.log -c nginx.conf -g 'daemon off;'`, stopped by pid. Never the system
+ * config, never the system service.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { assertPeerAvailable, retryOnAddressInUse, spawnPeer, waitOrStop } from './peer-process.ts';
+import { getFreePort, makeTempDir, tcpAddress } from './ports.ts';
+
+export const NGINX_PATH: string = process.env.PORTICO_NGINX ?? '/usr/sbin/nginx';
+
+/** Where Debian's nginx-common puts the stock parameter files (scgi_params, fastcgi.conf, ...). */
+export const NGINX_CONF_DIR: string = process.env.PORTICO_NGINX_CONF_DIR ?? '/etc/nginx';
+
+export interface NginxConfContext {
+  /** The port nginx must listen on (127.0.0.1). */
+  readonly port: number;
+  /** nginx's temp dir (its prefix); write files for it here. */
+  readonly dir: string;
+}
+
+export interface NginxOptions {
+  /**
+   * Server block(s) for the http{} context. A function receives the port and dir; a string may use
+   * the placeholders `{{port}}` and `{{dir}}`. Each server should `listen 127.0.0.1:{{port}};`.
+   */
+  readonly conf: string | ((ctx: NginxConfContext) => string);
+  /** Extra http{}-level directives (upstream blocks, maps, ...), same placeholders. */
+  readonly httpConf?: string | ((ctx: NginxConfContext) => string);
+  /** Files written into nginx's dir before it starts (name -> content), e.g. included params. */
+  readonly files?: Readonly<Record<string, string | Buffer>>;
+  /** error_log level (default "info"). */
+  readonly errorLogLevel?: string;
+}
+
+export interface Nginx extends AsyncDisposable {
+  readonly port: number;
+  /** "http://127.0.0.1:PORT" */
+  readonly origin: string;
+  readonly dir: string;
+  readonly confPath: string;
+  /** nginx's error_log. */
+  readonly logPath: string;
+  readonly accessLogPath: string;
+  readonly pid: number;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function startNginx(options: NginxOptions): Promise<Nginx> {
+  assertPeerAvailable('nginx', NGINX_PATH);
+  const tmp = await makeTempDir('nginx');
+  const dir = tmp.path;
+  const confPath = join(dir, 'nginx.conf');
+  const logPath = join(dir, 'error.log');
+  const accessLogPath = join(dir, 'access.log');
+  try {
+    for (const [name, content] of Object.entries(options.files ?? {})) {
+      if (name.includes('/')) throw new Error(`startNginx files: plain names only, got ${name}`);
+      await writeFile(join(dir, name), content);
+    }
+    const { peer, port } = await retryOnAddressInUse(async () => {
+      const port = await getFreePort();
+      const ctx = { port, dir };
+      const conf = mainConf({
+        dir,
+        logPath,
+        accessLogPath,
+        errorLogLevel: options.errorLogLevel ?? 'info',
+        httpConf: render(options.httpConf ?? '', ctx),
+        servers: render(options.conf, ctx),
+      });
+      await writeFile(confPath, conf);
+      const peer = await spawnPeer({
+        name: 'nginx',
+        command: NGINX_PATH,
+        // -e: the error log used before the config is read (Debian's default is stderr, others
+        // a system path); -g 'daemon off;' keeps the master as our child.
+        args: ['-p', `${dir}/`, '-e', logPath, '-c', confPath, '-g', 'daemon off;'],
+        cwd: dir,
+        outputPath: join(dir, 'nginx.out'),
+        // SIGTERM: fast shutdown (SIGQUIT would wait for open connections to finish).
+        stopSignal: 'SIGTERM',
+      });
+      await waitOrStop(peer, tcpAddress(port), logPath);
+      return { peer, port };
+    });
+    const stop = async (): Promise<void> => {
+      await peer.stop();
+      await tmp.cleanup();
+    };
+    return {
+      port,
+      origin: `http://127.0.0.1:${port}`,
+      dir,
+      confPath,
+      logPath,
+      accessLogPath,
+      pid: peer.pid,
+      output: peer.output,
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
+  } catch (err) {
+    await tmp.cleanup();
+    throw err;
+  }
+}
+
+function render(template: string | ((ctx: NginxConfContext) => string), ctx: NginxConfContext): string {
+  if (typeof template === 'function') return template(ctx);
+  return template.replaceAll('{{port}}', String(ctx.port)).replaceAll('{{dir}}', ctx.dir);
+}
+
+interface MainConfParts {
+  readonly dir: string;
+  readonly logPath: string;
+  readonly accessLogPath: string;
+  readonly errorLogLevel: string;
+  readonly httpConf: string;
+  readonly servers: string;
+}
+
+function mainConf(p: MainConfParts): string {
+  // As root the master would switch workers to the compiled-in user (www-data), which cannot enter
+  // our 0700 temp dir nor a peer's unix socket there: stay root. As non-root `user` is ignored.
+  const user = process.getuid?.() === 0 ? 'user root;\n' : '';
+  return `# generated by test/support/nginx.ts
+${user}worker_processes 1;
+pid ${join(p.dir, 'nginx.pid')};
+lock_file ${join(p.dir, 'nginx.lock')};
+error_log ${p.logPath} ${p.errorLogLevel};
+
+events {
+    worker_connections 256;
+}
+
+http {
+    default_type application/octet-stream;
+    access_log ${p.accessLogPath};
+    client_body_temp_path ${join(p.dir, 'client_body_temp')};
+    proxy_temp_path ${join(p.dir, 'proxy_temp')};
+    fastcgi_temp_path ${join(p.dir, 'fastcgi_temp')};
+    uwsgi_temp_path ${join(p.dir, 'uwsgi_temp')};
+    scgi_temp_path ${join(p.dir, 'scgi_temp')};
+
+${indent(p.httpConf)}
+${indent(p.servers)}
+}
+`;
+}
+
+function indent(text: string): string {
+  return text
+    .split('\n')
+    .map((line) => (line.trim() === '' ? '' : `    ${line}`))
+    .join('\n');
+}

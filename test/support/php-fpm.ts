@@ -1,0 +1,147 @@
+/**
+ * A real php-fpm for integration tests: its own config in a fresh temp dir, `-n` (no php.ini, no
+ * scan dir: nothing from /etc/php), `-y conf -p prefix`, `-F` (foreground), stopped by pid.
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import {
+  assertPeerAvailable,
+  firstExisting,
+  retryOnAddressInUse,
+  spawnPeer,
+  waitOrStop,
+} from './peer-process.ts';
+import { getFreePort, makeTempDir, tcpAddress, unixAddress, unixSocketPath } from './ports.ts';
+
+/** Debian 12 ships php8.2-fpm; later Debian releases other versions. PORTICO_PHP_FPM overrides. */
+export const PHP_FPM_PATH: string =
+  process.env.PORTICO_PHP_FPM ??
+  firstExisting([
+    '/usr/sbin/php-fpm8.2',
+    '/usr/sbin/php-fpm8.4',
+    '/usr/sbin/php-fpm8.3',
+    '/usr/sbin/php-fpm8.1',
+    '/usr/sbin/php-fpm',
+  ]);
+
+export interface PhpFpmPoolOptions {
+  /** `pm = static` with this many workers (default 2). */
+  readonly pm_max_children?: number;
+  /** Recycle a worker after this many requests (default 0: never). */
+  readonly pm_max_requests?: number;
+  /** `ping.path`, answered with "pong" (e.g. "/ping"). */
+  readonly ping_path?: string;
+  /** `pm.status_path` (e.g. "/status"). */
+  readonly status_path?: string;
+  /** `request_terminate_timeout` in seconds (default 0: off). */
+  readonly request_terminate_timeout?: number;
+}
+
+export interface PhpFpmOptions {
+  readonly listen: 'tcp' | 'unix';
+  /** Scripts live here; tests send SCRIPT_FILENAME = docroot + script name. Also the pool's chdir. */
+  readonly docroot: string;
+  readonly poolOptions?: PhpFpmPoolOptions;
+  /** `catch_workers_output = yes`: a worker's stderr lands in logPath (undecorated). */
+  readonly catchWorkersOutput?: boolean;
+  /** Extra php.ini settings, passed as `-d name=value`. */
+  readonly ini?: Readonly<Record<string, string>>;
+}
+
+export interface PhpFpm extends AsyncDisposable {
+  /** "127.0.0.1:PORT" or "unix:/path" */
+  readonly address: string;
+  readonly docroot: string;
+  /** php-fpm's error_log (master notices, worker output when catchWorkersOutput). */
+  readonly logPath: string;
+  readonly dir: string;
+  readonly pid: number;
+  /** Tail of the process's stdout/stderr. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+export async function startPhpFpm(options: PhpFpmOptions): Promise<PhpFpm> {
+  assertPeerAvailable('php-fpm', PHP_FPM_PATH);
+  const tmp = await makeTempDir('php-fpm');
+  const dir = tmp.path;
+  const logPath = join(dir, 'php-fpm.log');
+  const confPath = join(dir, 'php-fpm.conf');
+  const isRoot = process.getuid?.() === 0;
+  try {
+    const { peer, address } = await retryOnAddressInUse(async () => {
+      const address =
+        options.listen === 'unix'
+          ? unixAddress(unixSocketPath(dir, 'php-fpm.sock'))
+          : tcpAddress(await getFreePort());
+      await writeFile(confPath, fpmConf(options, dir, logPath, address, isRoot));
+      const args = ['-n', '-F', '-O', '-y', confPath, '-p', dir];
+      // php-fpm refuses to run workers as root unless told to (-R and user = root below).
+      if (isRoot) args.push('-R');
+      for (const [name, value] of Object.entries(options.ini ?? {})) args.push('-d', `${name}=${value}`);
+      const peer = await spawnPeer({
+        name: 'php-fpm',
+        command: PHP_FPM_PATH,
+        args,
+        cwd: dir,
+        outputPath: join(dir, 'php-fpm.out'),
+        // SIGTERM and SIGINT are php-fpm's immediate shutdown; SIGQUIT would be graceful.
+        stopSignal: 'SIGTERM',
+      });
+      await waitOrStop(peer, address, logPath);
+      return { peer, address };
+    });
+    const stop = async (): Promise<void> => {
+      await peer.stop();
+      await tmp.cleanup();
+    };
+    return {
+      address,
+      docroot: options.docroot,
+      logPath,
+      dir,
+      pid: peer.pid,
+      output: peer.output,
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
+  } catch (err) {
+    await tmp.cleanup();
+    throw err;
+  }
+}
+
+function fpmConf(
+  options: PhpFpmOptions,
+  dir: string,
+  logPath: string,
+  address: string,
+  isRoot: boolean,
+): string {
+  const pool = options.poolOptions ?? {};
+  const listen = address.startsWith('unix:') ? address.slice('unix:'.length) : address;
+  const lines = [
+    '[global]',
+    `pid = ${join(dir, 'php-fpm.pid')}`,
+    `error_log = ${logPath}`,
+    'log_level = notice',
+    'daemonize = no',
+    '',
+    '[portico]',
+    `listen = ${listen}`,
+    // Tests connect from 127.0.0.1 only; an empty allow-list would allow all, be explicit.
+    ...(address.startsWith('unix:') ? ['listen.mode = 0600'] : ['listen.allowed_clients = 127.0.0.1']),
+    ...(isRoot ? ['user = root', 'group = root'] : []),
+    'pm = static',
+    `pm.max_children = ${pool.pm_max_children ?? 2}`,
+    `pm.max_requests = ${pool.pm_max_requests ?? 0}`,
+    `request_terminate_timeout = ${pool.request_terminate_timeout ?? 0}`,
+    `chdir = ${options.docroot}`,
+    'clear_env = yes',
+    `catch_workers_output = ${options.catchWorkersOutput ? 'yes' : 'no'}`,
+    'decorate_workers_output = no',
+  ];
+  if (pool.ping_path !== undefined) lines.push(`ping.path = ${pool.ping_path}`, 'ping.response = pong');
+  if (pool.status_path !== undefined) lines.push(`pm.status_path = ${pool.status_path}`);
+  return `${lines.join('\n')}\n`;
+}
