@@ -1,0 +1,88 @@
+/**
+ * `portico serve`: run the gateway (or the demo) until SIGTERM/SIGINT. The first signal
+ * stops accepting and drains for up to shutdown_timeout; a second one exits at once, for
+ * the operator who does not want to wait.
+ */
+import { constants } from 'node:os';
+import { ConfigError } from '../errors.ts';
+import { formatIssue, loadOrReport } from './check.ts';
+
+interface Running {
+  readonly urls: readonly string[];
+  close(deadlineMs?: number): Promise<void>;
+}
+
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/** Resolve on the first signal; exit the process on the second. */
+function untilSignal(): { readonly signal: Promise<NodeJS.Signals>; dispose(): void } {
+  let received = false;
+  let resolveSignal!: (signal: NodeJS.Signals) => void;
+  const signal = new Promise<NodeJS.Signals>((resolve) => {
+    resolveSignal = resolve;
+  });
+  const onSignal = (name: NodeJS.Signals): void => {
+    if (received) {
+      process.stderr.write(`portico: ${name} again, exiting now\n`);
+      process.exit(128 + (constants.signals[name] ?? 15));
+    }
+    received = true;
+    resolveSignal(name);
+  };
+  for (const name of SIGNALS) process.on(name, onSignal);
+  return {
+    signal,
+    dispose: () => {
+      for (const name of SIGNALS) process.off(name, onSignal);
+    },
+  };
+}
+
+async function runUntilSignal(
+  start: () => Promise<Running>,
+  deadlineMs: number | undefined,
+): Promise<number> {
+  // Listen for signals before starting, so a signal during start-up is not the default kill.
+  const waiter = untilSignal();
+  let running: Running;
+  try {
+    running = await start();
+  } catch (error) {
+    waiter.dispose();
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.issues.map(formatIssue).join('\n')}\n`);
+    } else {
+      const message = error instanceof Error ? error.message : String(error);
+      const code = (error as { code?: unknown } | null)?.code;
+      process.stderr.write(
+        `portico: cannot start: ${message}${typeof code === 'string' ? ` (${code})` : ''}\n`,
+      );
+    }
+    return 1;
+  }
+  const name = await waiter.signal;
+  process.stderr.write(`portico: ${name}, shutting down\n`);
+  try {
+    await running.close(deadlineMs);
+  } finally {
+    waiter.dispose();
+  }
+  return 0;
+}
+
+export async function runServe(file: string): Promise<number> {
+  const outcome = await loadOrReport(file);
+  if ('exitCode' in outcome) return outcome.exitCode;
+  const { config } = outcome;
+  const { startGateway } = await import('../server/gateway.ts');
+  return runUntilSignal(() => startGateway(config, { configFile: file }), config.shutdown_timeout);
+}
+
+export async function runDemo(port: number | undefined): Promise<number> {
+  const { startDemo } = await import('../demo/index.ts');
+  return runUntilSignal(async () => {
+    const demo = await startDemo(port === undefined ? {} : { port });
+    for (const url of demo.urls) process.stdout.write(`portico demo: ${url}\n`);
+    return demo;
+  }, undefined);
+}
