@@ -23,7 +23,7 @@ import {
 } from 'node:fs';
 import { connect } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
-import { connectOptions } from './ports.ts';
+import { connectOptions, removeLiveTempDirsSync } from './ports.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Availability
@@ -123,17 +123,37 @@ export interface SpawnPeerOptions {
   readonly graceMs?: number;
 }
 
-const liveGroups = new Set<number>();
+/** Process groups started and not yet stopped, with the peer's name. */
+const liveGroups = new Map<number, string>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   // Last resort when a test forgot to stop a peer or the runner exits early: synchronous, so
-  // it works inside 'exit'.
-  process.on('exit', () => {
-    for (const pgid of liveGroups) killGroup(pgid, 'SIGKILL');
-  });
+  // it works inside 'exit'. Prepended so it runs before ports.ts's hook removes the temp dirs
+  // these processes write into.
+  process.prependListener('exit', killAllLive);
+  // Peers lead their own process groups, so a Ctrl-C (SIGINT to the terminal's group) or the
+  // runner's SIGTERM does not reach them, and a signal death emits no 'exit'. Kill them here,
+  // then, when no one else handles the signal, re-raise it so the default action still applies.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    const onSignal = (): void => {
+      killAllLive();
+      removeLiveTempDirsSync();
+      process.off(signal, onSignal);
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    };
+    process.on(signal, onSignal);
+  }
+}
+
+function killAllLive(): void {
+  for (const [pgid, name] of liveGroups) {
+    if (killGroup(pgid, 'SIGKILL'))
+      process.stderr.write(`# ${name} (pid ${pgid}) was never stopped; killed\n`);
+  }
+  liveGroups.clear();
 }
 
 function killGroup(pgid: number, signal: NodeJS.Signals): boolean {
@@ -197,7 +217,7 @@ export function spawnPeer(options: SpawnPeerOptions): Promise<PeerProcess> {
         reject(new Error(`${options.name}: spawned without a pid`));
         return;
       }
-      liveGroups.add(pid);
+      liveGroups.set(pid, options.name);
       let hasExited = false;
       const exitedPromise = new Promise<void>((done) => {
         child.once('exit', () => {

@@ -2,6 +2,7 @@
  * Ports, socket addresses and temp dirs for integration tests. Peers listen on 127.0.0.1 ephemeral
  * ports or on unix sockets inside a fresh temp dir, never on fixed ports or system paths.
  */
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { NetConnectOpts } from 'node:net';
@@ -41,12 +42,38 @@ export function keepTempDirs(): boolean {
   return process.env.PORTICO_KEEP_TMP === '1';
 }
 
+const liveDirs = new Set<string>();
+let exitHookInstalled = false;
+
+/** Dirs whose owner never called cleanup() (a test that forgot to stop a peer, or an early exit). */
+function installExitHook(): void {
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.on('exit', removeLiveTempDirsSync);
+}
+
+/** Synchronous, for 'exit' and signal handlers: removes every dir not yet cleaned up. */
+export function removeLiveTempDirsSync(): void {
+  if (keepTempDirs()) return;
+  for (const dir of liveDirs) {
+    try {
+      rmSync(dir, { recursive: true, force: true });
+      liveDirs.delete(dir);
+    } catch {
+      // a killed peer may still be closing files in it; nothing more can be done here
+    }
+  }
+}
+
 export async function makeTempDir(prefix: string): Promise<TempDir> {
+  installExitHook();
   const path = await mkdtemp(join(tmpdir(), `portico-${prefix}-`));
+  liveDirs.add(path);
   let removed = false;
   const cleanup = async (): Promise<void> => {
     if (removed) return;
     removed = true;
+    liveDirs.delete(path);
     if (keepTempDirs()) {
       process.stderr.write(`# kept temp dir ${path}\n`);
       return;
