@@ -31,11 +31,11 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { ConfigError, type ConfigIssue } from '../errors.ts';
-import type { SocketTarget } from './connector.ts';
 
 export type BackendProtocol = 'scgi' | 'fastcgi';
 
-export interface BackendAddress extends SocketTarget {
+/** Structurally a `SocketTarget` (connector.ts), so the connector takes it as it is. */
+export interface BackendAddress {
   /** Set by the Apache URL forms (`scgi://`, `fcgi://`); undefined for the nginx forms. */
   readonly protocol: BackendProtocol | undefined;
   readonly transport: 'tcp' | 'unix';
