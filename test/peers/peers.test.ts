@@ -88,6 +88,7 @@ describe('harness', () => {
   it('the SCGI recorder records env in order and the body, and answers', async (t) => {
     const rec = await startScgiRecorder({ listen: 'unix' });
     t.after(() => rec.close());
+    const next = rec.nextRequest();
     const reply = await scgiRequest(
       rec.address,
       [
@@ -104,6 +105,7 @@ describe('harness', () => {
       ['X', 'a\xffb'],
     ]);
     assert.equal(rec.requests[0]?.body.toString(), 'hello');
+    assert.equal(await next, rec.requests[0]);
   });
 
   it('the FastCGI recorder decodes 1- and 4-byte lengths, STDIN, and answers', async (t) => {
