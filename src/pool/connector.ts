@@ -1,0 +1,72 @@
+import { connect, type Socket } from 'node:net';
+import { UpstreamError, UpstreamTimeoutError } from '../errors.ts';
+
+/** Where a backend listens: what the connector needs of a parsed address. */
+export interface SocketTarget {
+  readonly transport: 'tcp' | 'unix';
+  readonly host?: string | undefined;
+  readonly port?: number | undefined;
+  readonly socketPath?: string | undefined;
+  readonly display: string;
+}
+
+/**
+ * Opens a connection to a backend, failing with UpstreamTimeoutError after `timeoutMs`
+ * (nginx connect_timeout, next_upstream `timeout`) or UpstreamError (`error`). The request's
+ * signal aborts the attempt when the client goes away.
+ */
+export function connectBackend(
+  target: SocketTarget,
+  timeoutMs: number,
+  signal?: AbortSignal,
+): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(new UpstreamError('ERR_CLIENT_GONE', 'client closed the connection before connecting'));
+      return;
+    }
+    const socket =
+      target.transport === 'unix'
+        ? connect({ path: target.socketPath as string })
+        : connect({ host: target.host as string, port: target.port as number, noDelay: true });
+    let settled = false;
+    const finish = (err: Error | undefined): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      socket.off('connect', onConnect);
+      socket.off('error', onError);
+      signal?.removeEventListener('abort', onAbort);
+      if (err === undefined) {
+        resolve(socket);
+      } else {
+        socket.destroy();
+        reject(err);
+      }
+    };
+    const onConnect = (): void => finish(undefined);
+    const onError = (cause: Error): void =>
+      finish(
+        new UpstreamError(
+          'ERR_UPSTREAM_CONNECT',
+          `connect() to ${target.display} failed (${(cause as NodeJS.ErrnoException).code ?? cause.message})`,
+          { cause },
+        ),
+      );
+    const onAbort = (): void =>
+      finish(new UpstreamError('ERR_CLIENT_GONE', 'client closed the connection while connecting'));
+    const timer = setTimeout(
+      () =>
+        finish(
+          new UpstreamTimeoutError(
+            'ERR_UPSTREAM_CONNECT_TIMEOUT',
+            `connect() to ${target.display} timed out`,
+          ),
+        ),
+      timeoutMs,
+    );
+    socket.once('connect', onConnect);
+    socket.once('error', onError);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

@@ -1,0 +1,176 @@
+import { type ServerResponse, STATUS_CODES, validateHeaderName, validateHeaderValue } from 'node:http';
+import { type CgiResponseHead, HOP_BY_HOP_RESPONSE_HEADERS } from '../cgi/response-head.ts';
+import { type GatewayError, ProtocolError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import type { ExchangeSink } from '../transport/exchange.ts';
+
+/** The part of an exchange the responder drives. */
+export interface ExchangeControl {
+  resume(): void;
+  abort(): void;
+}
+import { sendErrorPage } from './error-page.ts';
+
+/** What the responder needs to know of the request it answers. */
+export interface ResponderContext {
+  readonly requestId: string;
+  readonly backend: string;
+  readonly method: string;
+  readonly log: Logger;
+  /** nginx hides these backend headers by default (C.1.2); lower-case. */
+  readonly hiddenHeaders: ReadonlySet<string>;
+}
+
+/**
+ * The gateway frames the client response itself, so the backend's framing and
+ * connection-management headers never pass (CVE-2024-24795, semantics.md E6).
+ */
+function neverPassed(lowerName: string): boolean {
+  return lowerName === 'content-length' || HOP_BY_HOP_RESPONSE_HEADERS.has(lowerName);
+}
+
+/**
+ * Writes a backend's response to the HTTP client: validated headers, the body with
+ * backpressure, and the backend's Content-Length enforced (extra bytes dropped; a short body
+ * aborts the client connection — never a silently truncated response).
+ */
+export class ClientResponder implements ExchangeSink {
+  private readonly res: ServerResponse;
+  private readonly ctx: ResponderContext;
+  private exchange: ExchangeControl | undefined;
+  private expected: number | undefined;
+  private sent = 0;
+  private bodyAllowed = true;
+  private finished = false;
+  /** Status sent to the client, for the access log. */
+  status = 0;
+  /** Body bytes sent to the client, for the access log ($body_bytes_sent). */
+  bodyBytes = 0;
+  /** Set once the exchange has ended, cleanly or not. */
+  outcome: 'pending' | 'ok' | 'error' = 'pending';
+  error: GatewayError | undefined;
+
+  constructor(res: ServerResponse, ctx: ResponderContext) {
+    this.res = res;
+    this.ctx = ctx;
+    this.onDrain = this.onDrain.bind(this);
+    res.on('drain', this.onDrain);
+  }
+
+  /** The exchange to resume when the client drains, and to stop when the client needs no more. */
+  attach(exchange: ExchangeControl): void {
+    this.exchange = exchange;
+  }
+
+  onHead(head: CgiResponseHead): void {
+    const res = this.res;
+    let status = head.status;
+    // nginx never follows a local Location by itself; without internal redirects it is a 302.
+    if (head.locationKind === 'local' && status === 200) status = 302;
+    try {
+      for (const [name, value] of head.headers) {
+        const lower = name.toLowerCase();
+        if (neverPassed(lower) || this.ctx.hiddenHeaders.has(lower)) continue;
+        validateHeaderName(name);
+        validateHeaderValue(name, value);
+        const existing = res.getHeader(name);
+        if (existing === undefined) res.setHeader(name, value);
+        else res.setHeader(name, Array.isArray(existing) ? [...existing, value] : [String(existing), value]);
+      }
+    } catch (cause) {
+      this.failBeforeHead(
+        new ProtocolError('ERR_UPSTREAM_BAD_HEADER_VALUE', 'upstream sent an invalid header name or value', {
+          cause,
+        }),
+      );
+      return;
+    }
+    if (!res.hasHeader('server')) res.setHeader('Server', 'portico');
+    this.bodyAllowed = this.ctx.method !== 'HEAD' && status !== 204 && status !== 304 && status >= 200;
+    this.expected = head.contentLength;
+    if (head.contentLength !== undefined && status !== 204 && status !== 304) {
+      res.setHeader('Content-Length', head.contentLength);
+    }
+    this.status = status;
+    const reason = head.reason ?? STATUS_CODES[status] ?? 'Unknown';
+    res.writeHead(status, reason);
+    if (!this.bodyAllowed) {
+      // Nothing of the body reaches the client; stop reading the backend now.
+      this.expected = undefined;
+      this.endClient();
+    }
+  }
+
+  onBody(chunk: Buffer): boolean {
+    if (!this.bodyAllowed || this.finished) return true;
+    const expected = this.expected;
+    if (expected !== undefined) {
+      const room = expected - this.sent;
+      if (room <= 0) return true; // nginx: "upstream sent more data than specified"
+      if (chunk.length > room) chunk = chunk.subarray(0, room);
+    }
+    this.sent += chunk.length;
+    this.bodyBytes += chunk.length;
+    return this.res.write(chunk);
+  }
+
+  onEnd(): void {
+    if (this.finished) return;
+    if (this.bodyAllowed && this.expected !== undefined && this.sent < this.expected) {
+      this.ctx.log.log(
+        'error',
+        `upstream prematurely closed connection: sent ${this.sent} of ${this.expected} announced body bytes`,
+        { requestId: this.ctx.requestId, backend: this.ctx.backend },
+      );
+      this.outcome = 'error';
+      this.abortClient();
+      return;
+    }
+    this.outcome = 'ok';
+    this.endClient();
+  }
+
+  onError(error: GatewayError): void {
+    if (this.finished) return;
+    this.error = error;
+    this.outcome = 'error';
+    this.ctx.log.log('error', error.message, { requestId: this.ctx.requestId, backend: this.ctx.backend });
+    if (!this.res.headersSent) {
+      this.status = error.status;
+      this.finished = true;
+      this.exchange?.abort();
+      sendErrorPage(this.res, error.status, this.ctx.method);
+      return;
+    }
+    this.abortClient();
+  }
+
+  onStderr(line: string): void {
+    this.ctx.log.log('error', `FastCGI sent in stderr: "${line}"`, {
+      requestId: this.ctx.requestId,
+      backend: this.ctx.backend,
+    });
+  }
+
+  private failBeforeHead(error: GatewayError): void {
+    for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
+    this.onError(error);
+  }
+
+  private endClient(): void {
+    this.finished = true;
+    this.exchange?.abort();
+    this.res.end();
+  }
+
+  /** Closes the client connection so the client sees the truncation. */
+  private abortClient(): void {
+    this.finished = true;
+    this.exchange?.abort();
+    this.res.destroy();
+  }
+
+  private onDrain(): void {
+    this.exchange?.resume();
+  }
+}

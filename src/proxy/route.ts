@@ -1,0 +1,57 @@
+import type { Param } from '../protocol/params.ts';
+import type { SocketTarget } from '../pool/connector.ts';
+
+/** The request as the env builder sees it: everything known once the route is chosen. */
+export interface RouteRequest {
+  readonly method: string;
+  /** The request-target as sent (origin-form), e.g. `/a%20b?x=1`. */
+  readonly rawTarget: string;
+  /** Decoded, normalised path (latin1 string of raw bytes). */
+  readonly path: string;
+  /** The query string without `?`, raw. */
+  readonly args: string;
+  readonly https: boolean;
+  readonly serverProtocol: string;
+  readonly rawHeaders: readonly string[];
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** CONTENT_LENGTH as sent: the exact body length, or '' when there is no body. */
+  readonly contentLength: string;
+  readonly requestId: string;
+  /** Regex captures of the matched location or proxy_pass rule ($1..$9). */
+  readonly captures: readonly string[];
+}
+
+/**
+ * A compiled place requests go: an nginx location with scgi_pass / fastcgi_pass, or an Apache
+ * ProxyPass rule. Built once per config; read, never changed, per request.
+ */
+export interface BackendRoute {
+  /** For logs and `portico check`: `location ~ \.php$`, `proxy_pass /scgi-bin/`. */
+  readonly name: string;
+  readonly protocol: 'scgi' | 'fastcgi';
+  readonly target: SocketTarget;
+  /** The CGI environment for one request, in wire order. */
+  buildEnv(request: RouteRequest): Param[];
+  readonly passRequestBody: boolean;
+  /** buffer_size: the limit of the backend's response head. */
+  readonly headLimit: number;
+  readonly connectTimeout: number;
+  readonly sendTimeout: number;
+  readonly readTimeout: number;
+  /** Backend headers hidden from the client (lower-case; nginx's defaults plus hide_header). */
+  readonly hiddenHeaders: ReadonlySet<string>;
+}
+
+/** What routing answers for a request path. */
+export type RouteDecision =
+  | { readonly kind: 'backend'; readonly route: BackendRoute; readonly captures: readonly string[] }
+  /** A prefix location ending in `/` asked for without it: 301 to the slashed URI (nginx). */
+  | { readonly kind: 'redirect'; readonly location: string }
+  | { readonly kind: 'none' };
+
+export interface Router {
+  route(path: string): RouteDecision;
+}

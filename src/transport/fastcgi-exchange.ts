@@ -1,0 +1,135 @@
+import type { Socket } from 'node:net';
+import { ProtocolError, UpstreamError } from '../errors.ts';
+import {
+  decodeEndRequest,
+  encodeEndOfStream,
+  encodeFastCgiRequestHead,
+  endRequestError,
+  FastCgiRecordDecoder,
+  type FastCgiRecordHandler,
+  frameStream,
+  RecordType,
+} from '../protocol/fastcgi/index.ts';
+import { type ExchangeRequest, type ExchangeSink, SocketExchange } from './exchange.ts';
+
+/** nginx and httpd always use request id 1 on a non-multiplexed connection. */
+const REQUEST_ID = 1;
+/** A stderr line longer than this is logged in pieces: a backend cannot grow our memory. */
+const MAX_STDERR_LINE = 4096;
+
+/**
+ * FastCGI responder: BEGIN_REQUEST + PARAMS + STDIN out; STDOUT, STDERR and END_REQUEST in.
+ * The response ends at END_REQUEST; a connection that closes before it is a truncated
+ * response, never a silent success (semantics.md E18).
+ */
+export class FastCgiExchange extends SocketExchange implements FastCgiRecordHandler {
+  private readonly decoder: FastCgiRecordDecoder;
+  private stdoutClosed = false;
+  private stderrLine = '';
+
+  constructor(socket: Socket, request: ExchangeRequest, sink: ExchangeSink) {
+    super(socket, request, sink, false);
+    this.decoder = new FastCgiRecordDecoder(this);
+  }
+
+  protected encodeHead(inlineBody: Buffer | undefined): Buffer {
+    return encodeFastCgiRequestHead(REQUEST_ID, this.request.params, false, inlineBody);
+  }
+
+  protected writeBody(chunk: Buffer): boolean {
+    const socket = this.socket;
+    socket.cork();
+    let ok = true;
+    for (const piece of frameStream(RecordType.STDIN, REQUEST_ID, chunk)) ok = socket.write(piece);
+    socket.uncork();
+    return ok;
+  }
+
+  protected writeBodyEnd(): void {
+    this.socket.write(encodeEndOfStream(RecordType.STDIN, REQUEST_ID));
+  }
+
+  protected onSocketData(chunk: Buffer): void {
+    try {
+      this.decoder.push(chunk);
+    } catch (error) {
+      this.fail(
+        error instanceof ProtocolError
+          ? error
+          : new ProtocolError('ERR_FCGI_DECODE', 'upstream sent an invalid FastCGI record', { cause: error }),
+      );
+    }
+  }
+
+  protected onSocketEnd(): void {
+    if (this.done) return;
+    this.fail(
+      new UpstreamError(
+        this.headDone ? 'ERR_UPSTREAM_TRUNCATED' : 'ERR_UPSTREAM_NO_HEAD',
+        this.headDone
+          ? 'upstream closed the connection before FCGI_END_REQUEST (response truncated)'
+          : 'upstream prematurely closed FastCGI stdout before the response header',
+      ),
+    );
+  }
+
+  onRecord(type: number, requestId: number, content: Buffer): void {
+    if (this.done) return;
+    if (requestId !== REQUEST_ID) {
+      this.fail(
+        new ProtocolError('ERR_FCGI_REQUEST_ID', `upstream sent a record for request id ${requestId}`),
+      );
+      return;
+    }
+    switch (type) {
+      case RecordType.STDOUT:
+        if (content.length === 0) {
+          this.stdoutClosed = true;
+        } else if (this.stdoutClosed) {
+          this.fail(new ProtocolError('ERR_FCGI_STDOUT_AFTER_END', 'upstream sent stdout after closing it'));
+        } else {
+          this.deliverStdout(content);
+        }
+        return;
+      case RecordType.STDERR:
+        this.collectStderr(content);
+        return;
+      case RecordType.END_REQUEST: {
+        this.flushStderr();
+        const end = decodeEndRequest(content);
+        const error = endRequestError(end.protocolStatus);
+        if (error !== undefined) this.fail(error);
+        else this.complete();
+        return;
+      }
+      default:
+        this.fail(
+          new ProtocolError(
+            'ERR_FCGI_UNEXPECTED_RECORD',
+            `upstream sent unexpected FastCGI record type ${type}`,
+          ),
+        );
+    }
+  }
+
+  private collectStderr(content: Buffer): void {
+    let text = this.stderrLine + content.toString('latin1');
+    let newline = text.indexOf('\n');
+    while (newline !== -1) {
+      const line = text.slice(0, newline).replace(/\r$/, '');
+      if (line.length > 0) this.sink.onStderr(line);
+      text = text.slice(newline + 1);
+      newline = text.indexOf('\n');
+    }
+    while (text.length > MAX_STDERR_LINE) {
+      this.sink.onStderr(text.slice(0, MAX_STDERR_LINE));
+      text = text.slice(MAX_STDERR_LINE);
+    }
+    this.stderrLine = text;
+  }
+
+  private flushStderr(): void {
+    if (this.stderrLine.length > 0) this.sink.onStderr(this.stderrLine);
+    this.stderrLine = '';
+  }
+}
