@@ -102,13 +102,14 @@ export class RequestHandler {
         requestId,
         captures: decision.captures,
       };
-      const params = route.buildEnv(request);
-      state.upstreamAddr = route.target.display;
+      const params = route.buildEnv(request, decision.backendPath);
+      const backendTarget = route.pickTarget();
+      state.upstreamAddr = backendTarget.display;
       state.upstreamStart = performance.now();
       const abort = new AbortController();
       const onClose = (): void => abort.abort();
       res.once('close', onClose);
-      const backend = await connectBackend(route.target, route.connectTimeout, abort.signal);
+      const backend = await connectBackend(backendTarget, route.connectTimeout, abort.signal);
       res.off('close', onClose);
       if (res.destroyed) {
         backend.destroy();
@@ -116,7 +117,7 @@ export class RequestHandler {
       }
       const responder = new ClientResponder(res, {
         requestId,
-        backend: route.target.display,
+        backend: backendTarget.display,
         method: request.method,
         log: this.options.log,
         hiddenHeaders: route.hiddenHeaders,

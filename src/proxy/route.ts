@@ -32,9 +32,10 @@ export interface BackendRoute {
   /** For logs and `portico check`: `location ~ \.php$`, `proxy_pass /scgi-bin/`. */
   readonly name: string;
   readonly protocol: 'scgi' | 'fastcgi';
-  readonly target: SocketTarget;
-  /** The CGI environment for one request, in wire order. */
-  buildEnv(request: RouteRequest): Param[];
+  /** The backend for the next attempt (a group's members in turn). */
+  pickTarget(): SocketTarget;
+  /** The CGI environment for one request, in wire order; `backendPath` from a ProxyPassMatch. */
+  buildEnv(request: RouteRequest, backendPath?: string): Param[];
   readonly passRequestBody: boolean;
   /** buffer_size: the limit of the backend's response head. */
   readonly headLimit: number;
@@ -47,7 +48,13 @@ export interface BackendRoute {
 
 /** What routing answers for a request path. */
 export type RouteDecision =
-  | { readonly kind: 'backend'; readonly route: BackendRoute; readonly captures: readonly string[] }
+  | {
+      readonly kind: 'backend';
+      readonly route: BackendRoute;
+      readonly captures: readonly string[];
+      /** The URL path an Apache ProxyPass rule maps the request to. */
+      readonly backendPath?: string;
+    }
   /** A prefix location ending in `/` asked for without it: 301 to the slashed URI (nginx). */
   | { readonly kind: 'redirect'; readonly location: string }
   | { readonly kind: 'none' };

@@ -1,0 +1,314 @@
+import { hostname } from 'node:os';
+import { apacheProxyPaths, compileSplitPathInfo, splitPathInfo } from '../cgi/path.ts';
+import type { RequestFacts } from '../cgi/request-facts.ts';
+import { buildEnv, type CompiledParams, compileParams, type ParamSpec } from '../cgi/env.ts';
+import { APACHE_COMPILE_OPTIONS, apacheParams, stockParams } from '../cgi/stock-params.ts';
+import { VariableContext } from '../cgi/variables.ts';
+import { parseListenAddress } from '../config/address.ts';
+import type {
+  FastCgiConfig,
+  LocationConfig,
+  PorticoConfig,
+  ProxyPassConfig,
+  ScgiConfig,
+} from '../config/schema.ts';
+import { type BackendAddress, parseBackendAddress } from '../pool/address.ts';
+import {
+  compileLocations,
+  type LocationMatcher,
+  type LocationSpec,
+  slashRedirectLocation,
+} from '../proxy/locations.ts';
+import { compileProxyPass, type ProxyPassSpec, type ProxyPassTable } from '../proxy/proxy-pass.ts';
+import type { BodyLimits } from '../proxy/request-body.ts';
+import type { BackendRoute, RouteDecision, RouteRequest, Router } from '../proxy/route.ts';
+import type { Param } from '../protocol/params.ts';
+import type { FrontOptions, ListenTarget } from './listeners.ts';
+
+/** The config turned into the objects requests use; built once, never changed. */
+export interface Runtime {
+  readonly listen: readonly ListenTarget[];
+  readonly front: FrontOptions;
+  readonly limits: BodyLimits;
+  readonly router: Router;
+  readonly routes: readonly BackendRoute[];
+}
+
+/** nginx hides these backend headers from the client unless pass_header names them (C.1.2). */
+const DEFAULT_HIDDEN = [
+  'status',
+  'x-accel-expires',
+  'x-accel-redirect',
+  'x-accel-limit-rate',
+  'x-accel-buffering',
+  'x-accel-charset',
+];
+
+const MACHINE_HOSTNAME = hostname();
+
+/** Everything a route needs to turn a request into facts. */
+interface FactsBase {
+  readonly serverName: string;
+  readonly documentRoot: string;
+}
+
+function facts(request: RouteRequest, base: FactsBase): RequestFacts {
+  let host = '';
+  let contentType = '';
+  const raw = request.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 4 && host === '' && name.toLowerCase() === 'host') host = raw[i + 1] as string;
+    else if (name.length === 12 && contentType === '' && name.toLowerCase() === 'content-type')
+      contentType = raw[i + 1] as string;
+  }
+  return {
+    method: request.method,
+    rawTarget: request.rawTarget,
+    path: request.path,
+    args: request.args,
+    scheme: request.https ? 'https' : 'http',
+    https: request.https,
+    host,
+    serverName: base.serverName,
+    serverAddr: request.localAddress,
+    serverPort: request.localPort === 0 ? '' : String(request.localPort),
+    remoteAddr: request.remoteAddress,
+    remotePort: request.remotePort === 0 ? '' : String(request.remotePort),
+    serverProtocol: request.serverProtocol,
+    headers: request.rawHeaders,
+    contentLength: request.contentLength,
+    contentType,
+    documentRoot: base.documentRoot,
+    requestId: request.requestId,
+    hostname: MACHINE_HOSTNAME,
+    captures: request.captures,
+  };
+}
+
+function stripSlash(path: string): string {
+  return path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+}
+
+function hiddenHeaders(block: {
+  hide_header: readonly string[];
+  pass_header: readonly string[];
+}): ReadonlySet<string> {
+  const hidden = new Set(DEFAULT_HIDDEN);
+  for (const name of block.hide_header) hidden.add(name.toLowerCase());
+  for (const name of block.pass_header) hidden.delete(name.toLowerCase());
+  return hidden;
+}
+
+/** A round robin over a group's members; balancing policies are issue 4's. */
+function targets(config: PorticoConfig, pass: string): readonly BackendAddress[] {
+  const group = config.upstreams[pass];
+  if (group !== undefined) return group.servers.map((s) => parseBackendAddress(s.address));
+  return [parseBackendAddress(pass)];
+}
+
+function paramList(block: ScgiConfig | FastCgiConfig): ParamSpec[] {
+  const list: ParamSpec[] = [];
+  if (block.include_params === 'apache') {
+    list.push(...apacheParams({ protocol: 'scgi' in block ? 'scgi' : 'fastcgi' }));
+  } else if (block.include_params !== 'none') {
+    list.push(...stockParams(block.include_params));
+  }
+  for (const p of block.params) list.push({ name: p.name, value: p.value, ifNotEmpty: p.if_not_empty });
+  return list;
+}
+
+/** A location with scgi or fastcgi: nginx semantics (B.1). */
+class LocationRoute implements BackendRoute {
+  readonly name: string;
+  readonly protocol: 'scgi' | 'fastcgi';
+  readonly passRequestBody: boolean;
+  readonly headLimit: number;
+  readonly connectTimeout: number;
+  readonly sendTimeout: number;
+  readonly readTimeout: number;
+  readonly hiddenHeaders: ReadonlySet<string>;
+  private readonly members: readonly BackendAddress[];
+  private next = 0;
+  private readonly params: CompiledParams;
+  private readonly base: FactsBase;
+  private readonly split: RegExp | undefined;
+  private readonly index: string;
+
+  constructor(config: PorticoConfig, location: LocationConfig, protocol: 'scgi' | 'fastcgi') {
+    const block = (protocol === 'scgi' ? location.scgi : location.fastcgi) as ScgiConfig | FastCgiConfig;
+    this.name = `location ${location.match}`;
+    this.protocol = protocol;
+    this.members = targets(config, block.pass);
+    this.passRequestBody = block.pass_request_body;
+    this.headLimit = block.buffer_size;
+    this.connectTimeout = block.connect_timeout;
+    this.sendTimeout = block.send_timeout;
+    this.readTimeout = block.read_timeout;
+    this.hiddenHeaders = hiddenHeaders(block);
+    this.params = compileParams(paramList(block), { passRequestHeaders: block.pass_request_headers });
+    this.base = {
+      serverName: config.server_name[0] ?? '',
+      documentRoot: stripSlash(location.alias ?? location.root ?? config.root),
+    };
+    const fastcgi = protocol === 'fastcgi' ? (block as FastCgiConfig) : undefined;
+    this.split =
+      fastcgi?.split_path_info === undefined ? undefined : compileSplitPathInfo(fastcgi.split_path_info);
+    this.index = fastcgi?.index ?? '';
+  }
+
+  pickTarget(): BackendAddress {
+    const member = this.members[this.next] as BackendAddress;
+    this.next = (this.next + 1) % this.members.length;
+    return member;
+  }
+
+  buildEnv(request: RouteRequest): Param[] {
+    const split = splitPathInfo(request.path, this.split, this.index);
+    const ctx = new VariableContext(facts(request, this.base), {
+      scriptName: split.scriptName,
+      pathInfo: split.pathInfo,
+    });
+    return buildEnv(this.params, ctx);
+  }
+}
+
+/** An Apache ProxyPass / ProxyPassMatch rule: httpd's environment (B.2, C.5, C.6). */
+class ProxyPassRoute implements BackendRoute {
+  readonly name: string;
+  readonly protocol: 'scgi' | 'fastcgi';
+  readonly passRequestBody = true;
+  readonly headLimit: number;
+  readonly connectTimeout: number;
+  readonly sendTimeout: number;
+  readonly readTimeout: number;
+  readonly hiddenHeaders: ReadonlySet<string> = new Set(DEFAULT_HIDDEN);
+  private readonly target: BackendAddress;
+  private readonly rule: ProxyPassConfig;
+  private readonly params: CompiledParams;
+  private readonly base: FactsBase;
+
+  constructor(config: PorticoConfig, rule: ProxyPassConfig) {
+    this.rule = rule;
+    this.target = parseBackendAddress(rule.url);
+    this.protocol = this.target.protocol ?? 'fastcgi';
+    this.name = `proxy_pass ${rule.path ?? rule.match}`;
+    // httpd's ProxyIOBufferSize / responsefieldsize default is 8k for a header line.
+    this.headLimit = 8192;
+    this.connectTimeout = rule.connectiontimeout;
+    this.sendTimeout = rule.timeout;
+    this.readTimeout = rule.timeout;
+    this.params = compileParams(apacheParams({ protocol: this.protocol }), APACHE_COMPILE_OPTIONS);
+    this.base = { serverName: config.server_name[0] ?? '', documentRoot: stripSlash(config.root) };
+  }
+
+  pickTarget(): BackendAddress {
+    return this.target;
+  }
+
+  buildEnv(request: RouteRequest, backendPath = ''): Param[] {
+    const paths = apacheProxyPaths(request.path, {
+      scheme: this.protocol === 'scgi' ? 'scgi' : 'fcgi',
+      host: this.target.host ?? 'localhost',
+      port: this.target.port ?? 0,
+      prefix: this.rule.path ?? request.path,
+      backendPath: this.rule.path === undefined ? backendPath : decodeUrlPath(this.target.urlPath),
+      backendType: this.rule.backend_type,
+      pathinfo: this.rule.pathinfo,
+      documentRoot: this.base.documentRoot,
+    });
+    const ctx = new VariableContext(facts(request, this.base), {
+      scriptName: paths.scriptName,
+      pathInfo: paths.pathInfo,
+      scriptFilename: paths.scriptFilename,
+      pathTranslated: paths.pathTranslated,
+    });
+    return buildEnv(this.params, ctx);
+  }
+}
+
+function decodeUrlPath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
+interface ProxyPassEntry extends ProxyPassSpec {
+  readonly route: ProxyPassRoute;
+}
+
+interface LocationEntry extends LocationSpec {
+  readonly route: LocationRoute | undefined;
+}
+
+class GatewayRouter implements Router {
+  private readonly proxyPass: ProxyPassTable<ProxyPassEntry>;
+  private readonly locations: LocationMatcher<LocationEntry>;
+
+  constructor(proxyPass: ProxyPassTable<ProxyPassEntry>, locations: LocationMatcher<LocationEntry>) {
+    this.proxyPass = proxyPass;
+    this.locations = locations;
+  }
+
+  route(path: string): RouteDecision {
+    // httpd runs ProxyPass at translate-name time, before any location applies.
+    const pp = this.proxyPass.match(path);
+    if (pp !== undefined) {
+      return { kind: 'backend', route: pp.rule.route, captures: pp.captures, backendPath: pp.backendPath };
+    }
+    const m = this.locations.match(path);
+    if (m === undefined) return { kind: 'none' };
+    if (m.redirectSlashless) return { kind: 'redirect', location: slashRedirectLocation(m, '') };
+    const route = m.location.route;
+    if (route === undefined) return { kind: 'none' };
+    return { kind: 'backend', route, captures: m.captures };
+  }
+}
+
+/** Compiles a validated config; throws ConfigError for what only compiling can find. */
+export function compileRuntime(config: PorticoConfig, _configFile?: string): Runtime {
+  const routes: BackendRoute[] = [];
+  const proxyPassRoutes = config.proxy_pass.map((rule) => new ProxyPassRoute(config, rule));
+  routes.push(...proxyPassRoutes);
+  const proxyPass = compileProxyPass<ProxyPassEntry>(
+    config.proxy_pass.map((rule, i) => ({
+      path: rule.path,
+      match: rule.match,
+      url: rule.url,
+      route: proxyPassRoutes[i] as ProxyPassRoute,
+    })),
+  );
+  const locationSpecs = config.locations.map((location): LocationEntry => {
+    const protocol =
+      location.scgi !== undefined ? 'scgi' : location.fastcgi !== undefined ? 'fastcgi' : undefined;
+    const route = protocol === undefined ? undefined : new LocationRoute(config, location, protocol);
+    if (route !== undefined) routes.push(route);
+    return { match: location.match, internal: location.internal, autoRedirect: route !== undefined, route };
+  });
+  const locations = compileLocations(locationSpecs);
+  const listen: ListenTarget[] = config.listen.map((entry) => {
+    const parsed = parseListenAddress(entry);
+    if (!parsed.ok) throw new Error(parsed.message);
+    const a = parsed.value;
+    return a.kind === 'unix' ? { kind: 'unix', path: a.path } : { kind: 'tcp', host: a.host, port: a.port };
+  });
+  return {
+    listen,
+    front: {
+      keepAliveTimeout: config.keepalive_timeout,
+      headersTimeout: config.client_header_timeout,
+      maxHeaderSize: config.large_client_header_buffers.number * config.large_client_header_buffers.size,
+      maxRequestsPerSocket: config.keepalive_requests,
+    },
+    limits: {
+      maxBodySize: config.client_max_body_size,
+      bodyBufferSize: config.client_body_buffer_size,
+      bodyTempPath: config.client_body_temp_path,
+      bodyTimeout: config.client_body_timeout,
+    },
+    router: new GatewayRouter(proxyPass, locations),
+    routes,
+  };
+}
