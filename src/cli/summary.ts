@@ -1,7 +1,7 @@
 /**
  * What `portico check` prints for a valid config: what would run, in the order it would be
- * considered, with every effective value (defaults filled in), so a reader can see what a
- * default did without reading the docs.
+ * considered, with every effective value (defaults filled in, stock params spelled out), so
+ * a reader can see what a default did without reading the docs.
  */
 import {
   formatListenAddress,
@@ -10,10 +10,13 @@ import {
   parseListenAddress,
   parsePass,
 } from '../config/address.ts';
+import type { ParamSpec } from '../cgi/env.ts';
+import { apacheParams, stockParams } from '../cgi/stock-params.ts';
 import { locationsInMatchOrder } from '../config/match.ts';
 import type {
   FastCgiConfig,
   LocationConfig,
+  ParamSetName,
   PorticoConfig,
   ProxyPassConfig,
   ScgiConfig,
@@ -22,6 +25,14 @@ import { formatDuration } from '../util/durations.ts';
 import { formatSize } from '../util/sizes.ts';
 
 const onOff = (value: boolean): string => (value ? 'on' : 'off');
+
+function stockSet(protocol: 'scgi' | 'fastcgi', name: Exclude<ParamSetName, 'none'>): readonly ParamSpec[] {
+  return name === 'apache' ? apacheParams({ protocol }) : stockParams(name);
+}
+
+function paramLine(name: string, value: string, ifNotEmpty: boolean): string {
+  return `    ${name} = ${JSON.stringify(value)}${ifNotEmpty ? ' (if_not_empty)' : ''}`;
+}
 
 function describePass(config: PorticoConfig, pass: string): string {
   const target = parsePass(pass);
@@ -53,14 +64,15 @@ function backendLines(
   );
   if (block.hide_header.length > 0) lines.push(`  hide_header ${block.hide_header.join(', ')}`);
   if (block.pass_header.length > 0) lines.push(`  pass_header ${block.pass_header.join(', ')}`);
-  const stock = block.include_params === 'none' ? 'no stock params' : `stock ${block.include_params}`;
-  if (block.params.length === 0) {
-    lines.push(`  params: ${stock}`);
-  } else {
-    lines.push(`  params: ${stock}, then:`);
-    for (const p of block.params) {
-      lines.push(`    ${p.name} = ${JSON.stringify(p.value)}${p.if_not_empty ? ' (if_not_empty)' : ''}`);
-    }
+  const stock = block.include_params === 'none' ? [] : stockSet(protocol, block.include_params);
+  if (stock.length === 0 && block.params.length === 0) lines.push('  params: none');
+  if (stock.length > 0) {
+    lines.push(`  params (stock ${block.include_params}):`);
+    for (const p of stock) lines.push(paramLine(p.name, p.value, p.ifNotEmpty === true));
+  }
+  if (block.params.length > 0) {
+    lines.push('  params (own):');
+    for (const p of block.params) lines.push(paramLine(p.name, p.value, p.if_not_empty));
   }
   return lines;
 }

@@ -90,7 +90,7 @@ function parseHost(text: string): Parsed<string> {
   }
   if (text === '') return fail('the host is empty');
   if (/^[0-9.]+$/.test(text)) return isIPv4(text) ? ok(text) : fail(`invalid IPv4 address "${text}"`);
-  if (text.includes(':')) return fail(`an IPv6 address needs brackets: "[${text}]"`);
+  if (text.includes(':')) return fail(`an IPv6 address needs brackets ("[${text}]:port")`);
   return HOSTNAME_RE.test(text) ? ok(text) : fail(`invalid host name "${text}"`);
 }
 

@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { DURATION_PATTERN, formatDuration, MAX_TIMER_MS, parseDuration } from '../util/durations.ts';
 import { parseSize, SIZE_PATTERN } from '../util/sizes.ts';
-import { captureGroupCount, compileConfigRegex } from './match.ts';
+import { captureGroupCount, compileConfigRegex, compilePlainRegex } from './match.ts';
 
 /** Short, stable rendering of a value in a message. */
 export function describeValue(input: unknown): string {
@@ -127,7 +127,8 @@ export function size(options: { readonly min?: number } = {}) {
         return z.NEVER;
       }
       if (bytes < min) {
-        ctx.issues.push({ code: 'custom', input: value, message: `must be at least ${min} bytes` });
+        const message = min === 1 ? 'must not be 0' : `must be at least ${min} bytes`;
+        ctx.issues.push({ code: 'custom', input: value, message });
         return z.NEVER;
       }
       return bytes;
@@ -171,19 +172,25 @@ export function duration() {
     .meta({ description: 'nginx duration: 500ms, 60s, 5m, 1h, 1d, 1m30s (a number is seconds)' });
 }
 
+const flagMessage = (input: unknown): string =>
+  `expected true, false, on or off, got ${describeValue(input)}`;
+
 /** nginx `on | off`, or a YAML boolean. */
 export function flag() {
   return z
-    .union([z.boolean(), z.enum(['on', 'off'])], {
-      error: (i) => `expected true, false, on or off, got ${describeValue(i.input)}`,
+    .union([z.boolean(), z.enum(['on', 'off'], { error: (i) => flagMessage(i.input) })], {
+      error: (i) => flagMessage(i.input),
     })
     .transform((value) => value === true || value === 'on');
 }
 
-/** A regex validated at load time (nginx compiles location regexes when it reads the config). */
-export function regex(options: { readonly captures?: number } = {}) {
+/**
+ * A regex validated at load time (nginx compiles regexes when it reads the config). `pcre`:
+ * the router's dialect (locations, ProxyPassMatch); else a plain RegExp (split_path_info).
+ */
+export function regex(options: { readonly captures?: number; readonly pcre?: boolean } = {}) {
   return z.string().superRefine((source, ctx) => {
-    const re = compileConfigRegex(source);
+    const re = options.pcre === true ? compileConfigRegex(source) : compilePlainRegex(source);
     if (!re.ok) {
       ctx.addIssue({ code: 'custom', message: re.message });
       return;

@@ -24,6 +24,10 @@ test('the five location forms of nginx', () => {
     ok: true,
     value: { modifier: '~*', pattern: '\\.PHP$' },
   });
+  assert.deepEqual(parseLocationMatch('@fallback'), {
+    ok: true,
+    value: { modifier: '@', pattern: '@fallback' },
+  });
   // nginx also takes the modifier glued to its argument.
   assert.deepEqual(parseLocationMatch('~\\.php$'), {
     ok: true,
@@ -36,7 +40,7 @@ test('bad locations are refused with a reason', () => {
     ['', /no URI/],
     ['=', /no URI/],
     ['app/', /must start with/],
-    ['@fallback', /named locations/],
+    ['@', /invalid named location/],
     ['~ (', /invalid regular expression "\(": Unterminated group/],
   ] as const) {
     const r = parseLocationMatch(text);
@@ -58,6 +62,15 @@ test('capture groups are counted like PCRE counts them (named ones too)', () => 
   const insensitive = compileConfigRegex('x', true);
   assert.ok(insensitive.ok);
   assert.equal(insensitive.value.flags, 'i');
+});
+
+test('location regexes take the PCRE forms the router translates: (?i) and (?P<name>)', () => {
+  const caseless = compileConfigRegex('(?i)\\.php$');
+  assert.ok(caseless.ok);
+  assert.ok(caseless.value.test('/X.PHP'));
+  const named = compileConfigRegex('^/(?P<app>[a-z]+)/');
+  assert.ok(named.ok);
+  assert.equal(captureGroupCount(named.value), 1);
 });
 
 test('regexes run on the path bytes, without the u flag', () => {
@@ -83,14 +96,21 @@ test('duplicate identity: /a and ^~ /a are the same location, = /a is not', () =
   assert.equal(id('~ /a'), undefined);
 });
 
-test('match order: exact, prefixes longest first, then regexes in config order', () => {
-  const locations = ['/', '~ \\.php$', '/app/', '= /', '^~ /static/', '~* \\.css$', '/app/admin/'].map(
-    (match) => ({
-      match,
-    }),
-  );
+test('match order: exact, prefixes longest first, regexes in config order, named last', () => {
+  const locations = [
+    '@named',
+    '/',
+    '~ \\.php$',
+    '/app/',
+    '= /',
+    '^~ /static/',
+    '~* \\.css$',
+    '/app/admin/',
+  ].map((match) => ({
+    match,
+  }));
   assert.deepEqual(
     locationsInMatchOrder(locations).map((l) => l.match),
-    ['= /', '/app/admin/', '^~ /static/', '/app/', '/', '~ \\.php$', '~* \\.css$'],
+    ['= /', '/app/admin/', '^~ /static/', '/app/', '/', '~ \\.php$', '~* \\.css$', '@named'],
   );
 });

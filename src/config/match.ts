@@ -1,14 +1,16 @@
 /**
  * nginx `location` match strings and the regexes of the config.
  *
- * Regexes are JavaScript RegExps (what the gateway runs), compiled without the `u` flag so
- * that, like PCRE without UTF mode, they see the decoded path as bytes (latin1 strings,
- * see docs/internals.md).
+ * Location and ProxyPassMatch regexes are validated by the compiler the router runs
+ * (proxy/locations.ts: PCRE's `(?i)` and `(?P<name>` translated, no `u` flag so that, like
+ * PCRE without UTF mode, they see the decoded path as bytes), so `check` accepts exactly
+ * what `serve` runs. split_path_info is a plain JavaScript RegExp, as cgi/path.ts compiles it.
  */
+import { compileConfigRegex as compilePcreRegex } from '../proxy/locations.ts';
 import type { Parsed } from './address.ts';
 
-/** `=` exact, `^~` prefix that stops the regex search, `~` / `~*` regex, `` plain prefix. */
-export type LocationModifier = '' | '=' | '^~' | '~' | '~*';
+/** `=` exact, `^~` prefix that stops the regex search, `~` / `~*` regex, `` plain prefix, `@` named. */
+export type LocationModifier = '' | '=' | '^~' | '~' | '~*' | '@';
 
 export interface LocationMatch {
   readonly modifier: LocationModifier;
@@ -29,7 +31,10 @@ export function parseLocationMatch(text: string): Parsed<LocationMatch> {
     return re.ok ? { ok: true, value: { modifier, pattern } } : re;
   }
   if (modifier === '' && pattern.startsWith('@')) {
-    return { ok: false, message: `named locations ("${pattern}") are not supported` };
+    // nginx named locations: reached only by internal redirects (X-Accel-Redirect, error pages).
+    if (pattern.length === 1 || /\s/.test(pattern))
+      return { ok: false, message: `invalid named location "${text}"` };
+    return { ok: true, value: { modifier: '@', pattern } };
   }
   if (!pattern.startsWith('/')) {
     return { ok: false, message: `location URI "${pattern}" must start with "/" (or use "~ regex")` };
@@ -37,15 +42,27 @@ export function parseLocationMatch(text: string): Parsed<LocationMatch> {
   return { ok: true, value: { modifier, pattern } };
 }
 
-/** Compile a config regex, turning V8's SyntaxError into a message. */
+/** V8: "Invalid regular expression: /(/: Unterminated group" -> "Unterminated group". */
+function reason(text: string): string {
+  return text.slice(text.lastIndexOf(': ') + 2);
+}
+
+/** A location or ProxyPassMatch regex (PCRE-like, see above). */
 export function compileConfigRegex(source: string, caseInsensitive = false): Parsed<RegExp> {
+  const re = compilePcreRegex(source, caseInsensitive);
+  if (typeof re !== 'string') return { ok: true, value: re };
+  return { ok: false, message: `invalid regular expression "${source}": ${reason(re)}` };
+}
+
+/** A plain JavaScript RegExp (split_path_info). */
+export function compilePlainRegex(source: string): Parsed<RegExp> {
   try {
-    return { ok: true, value: new RegExp(source, caseInsensitive ? 'i' : '') };
+    return { ok: true, value: new RegExp(source) };
   } catch (error) {
-    const text = error instanceof Error ? error.message : String(error);
-    // V8: "Invalid regular expression: /(/: Unterminated group" -> "Unterminated group".
-    const reason = text.slice(text.lastIndexOf(': ') + 2);
-    return { ok: false, message: `invalid regular expression "${source}": ${reason}` };
+    return {
+      ok: false,
+      message: `invalid regular expression "${source}": ${reason(String((error as Error).message))}`,
+    };
   }
 }
 
@@ -68,13 +85,14 @@ export function maxCaptureReference(template: string): number {
  */
 export function locationIdentity(match: LocationMatch): string | undefined {
   if (match.modifier === '~' || match.modifier === '~*') return undefined;
-  return `${match.modifier === '=' ? '=' : ''}${match.pattern}`;
+  return `${match.modifier === '=' ? '=' : ''}${match.pattern}`; // @name starts with @, apart from paths
 }
 
 /**
  * Locations in the order nginx considers them (ngx_http_core_find_location): exact URIs;
  * prefixes, longest first (the longest match is remembered, and `^~` on it skips the
- * regexes); regexes in config order (the first match wins, else the remembered prefix).
+ * regexes); regexes in config order (the first match wins, else the remembered prefix);
+ * named locations last (never matched by path).
  */
 export function locationsInMatchOrder<T extends { readonly match: string }>(locations: readonly T[]): T[] {
   const parsed = locations.map((location, index) => {
@@ -82,7 +100,7 @@ export function locationsInMatchOrder<T extends { readonly match: string }>(loca
     return { location, index, match: m.ok ? m.value : { modifier: '' as const, pattern: location.match } };
   });
   const rank = (modifier: LocationModifier): number =>
-    modifier === '=' ? 0 : modifier === '' || modifier === '^~' ? 1 : 2;
+    modifier === '=' ? 0 : modifier === '' || modifier === '^~' ? 1 : modifier === '@' ? 3 : 2;
   parsed.sort((a, b) => {
     const ra = rank(a.match.modifier);
     const rb = rank(b.match.modifier);

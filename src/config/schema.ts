@@ -70,18 +70,22 @@ function paramsSchema() {
       z.string().regex(PARAM_NAME_RE, { error: (i) => `invalid param name ${describeValue(i.input)}` }),
       entry,
     )
-    .superRefine((params, ctx) => {
-      for (const name of Object.keys(params)) {
-        if (/^[0-9]+$/.test(name)) {
-          ctx.addIssue(
-            keyIssue(
-              [name],
-              `param name ${JSON.stringify(name)} is only digits; its order could not be kept`,
-            ),
-          );
+    .superRefine(
+      (params, ctx) => {
+        if (!isRecord(params)) return;
+        for (const name of Object.keys(params)) {
+          if (/^[0-9]+$/.test(name)) {
+            ctx.addIssue(
+              keyIssue(
+                [name],
+                `param name ${JSON.stringify(name)} is only digits; its order could not be kept`,
+              ),
+            );
+          }
         }
-      }
-    })
+      },
+      { when: () => true },
+    )
     .transform((params) =>
       Object.entries(params).map(([name, v]) =>
         typeof v === 'string'
@@ -107,9 +111,10 @@ function backendShape(protocol: BackendProtocol) {
           target.value.protocol !== undefined &&
           target.value.protocol !== protocol
         ) {
+          const scheme = target.value.protocol === 'scgi' ? 'scgi://' : 'fcgi://';
           ctx.addIssue({
             code: 'custom',
-            message: `a ${target.value.protocol} URL cannot be the pass of a ${protocol} location`,
+            message: `${scheme} is ${target.value.protocol}; this is the ${protocol} block`,
           });
         }
       })
@@ -181,7 +186,9 @@ function locationSchema(ctx: SchemaContext) {
         const m = parseLocationMatch(text);
         if (!m.ok) c.addIssue({ code: 'custom', message: m.message });
       })
-      .meta({ description: 'nginx location: "/prefix", "= /exact", "^~ /prefix", "~ regex", "~* regex"' }),
+      .meta({
+        description: 'nginx location: "/prefix", "= /exact", "^~ /prefix", "~ regex", "~* regex", "@name"',
+      }),
     root: path.optional(),
     alias: path.optional(),
     internal: flag().prefault(DEFAULTS.location.internal),
@@ -209,7 +216,7 @@ function proxyPassSchema() {
       .string()
       .regex(/^\//, { error: (i) => `ProxyPass path ${describeValue(i.input)} must start with "/"` })
       .optional(),
-    match: regex().optional().meta({ description: 'ProxyPassMatch regex; $1.. usable in url' }),
+    match: regex({ pcre: true }).optional().meta({ description: 'ProxyPassMatch regex; $1.. usable in url' }),
     url: z
       .string()
       .superRefine((text, c) => {
