@@ -158,6 +158,17 @@ describe('compileParams / buildEnv rules (nginx B.1)', () => {
     ]);
   });
 
+  it('merges repeats the same way with many distinct headers (scan, then Map)', () => {
+    const headers: string[] = [];
+    const expected: Param[] = [['HTTP_HOST', 'localhost']];
+    for (let i = 0; i < 60; i++) {
+      headers.push(`X-H${i}`, `a${i}`);
+      expected.push([`HTTP_X_H${i}`, `a${i}, b${i}`]);
+    }
+    for (let i = 59; i >= 0; i--) headers.push(`x-h${i}`, `b${i}`);
+    assert.deepEqual(env([], { headers }), expected);
+  });
+
   it('pass_request_headers off: no client headers, the built-in HTTP_HOST stays', () => {
     assert.deepEqual(
       env([p('A', '1')], { headers: ['Host', 'h', 'X', 'y'] }, { passRequestHeaders: false }),

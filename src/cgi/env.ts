@@ -133,6 +133,8 @@ export function compileParams(
 // Header names -> HTTP_* names
 
 const NAME_CACHE_LIMIT = 4096;
+/** Up to this many distinct headers, repeats are found by scanning; past it, by a Map. */
+const SCAN_LIMIT = 24;
 /** Raw header name (as the client spelled it) -> HTTP_* name, or null when it is never passed. */
 const nameCache = new Map<string, string | null>();
 
@@ -172,22 +174,30 @@ export function buildEnv(compiled: CompiledParams, ctx: VariableContext): Param[
   const headers = ctx.facts.headers;
   const hidden = compiled.hiddenHeaders;
   const first = out.length;
+  // Repeats are found by a scan of the headers already out while they are few (names are
+  // interned by the cache, so comparisons are cheap), by a Map past that.
   let seen: Map<string, number> | undefined;
   for (let i = 0; i + 1 < headers.length; i += 2) {
     const env = headerEnvName(headers[i]!);
     if (env === null || hidden.has(env)) continue;
     const value = headers[i + 1]!;
-    if (out.length === first) {
-      out.push([env, value]);
-      continue;
+    let at = -1;
+    if (seen !== undefined) {
+      at = seen.get(env) ?? -1;
+    } else {
+      for (let j = first; j < out.length; j++) {
+        if (out[j]![0] === env) {
+          at = j;
+          break;
+        }
+      }
+      if (out.length - first >= SCAN_LIMIT) {
+        seen = new Map();
+        for (let j = first; j < out.length; j++) if (!seen.has(out[j]![0])) seen.set(out[j]![0], j);
+      }
     }
-    if (seen === undefined) {
-      seen = new Map();
-      for (let j = first; j < out.length; j++) seen.set(out[j]![0], j);
-    }
-    const at = seen.get(env);
-    if (at === undefined) {
-      seen.set(env, out.length);
+    if (at === -1) {
+      seen?.set(env, out.length);
       out.push([env, value]);
     } else {
       out[at] = [env, out[at]![1] + (env === 'HTTP_COOKIE' ? '; ' : ', ') + value];

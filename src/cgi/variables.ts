@@ -165,7 +165,10 @@ const escapeHtml = (s: string): string =>
 
 /** The named variables. Portico extras are marked; everything else is nginx's own. */
 const VARIABLES = new Map<string, Getter>([
-  ['request_uri', (c) => c.target.requestUri],
+  [
+    'request_uri',
+    (c) => (c.facts.rawTarget.charCodeAt(0) === 0x2f ? c.facts.rawTarget : c.target.requestUri),
+  ],
   ['uri', (c) => c.facts.path],
   ['document_uri', (c) => c.facts.path],
   ['args', (c) => c.facts.args],
