@@ -3,13 +3,7 @@
  * considered, with every effective value (defaults filled in, stock params spelled out), so
  * a reader can see what a default did without reading the docs.
  */
-import {
-  formatListenAddress,
-  formatSocketAddress,
-  parseBackendUrl,
-  parseListenAddress,
-  parsePass,
-} from '../config/address.ts';
+import { formatListenAddress, parseBackendUrl, parseListenAddress, parsePass } from '../config/address.ts';
 import type { ParamSpec } from '../cgi/env.ts';
 import { apacheParams, stockParams } from '../cgi/stock-params.ts';
 import { locationsInMatchOrder } from '../config/match.ts';
@@ -37,7 +31,7 @@ function paramLine(name: string, value: string, ifNotEmpty: boolean): string {
 function describePass(config: PorticoConfig, pass: string): string {
   const target = parsePass(pass);
   if (!target.ok) return pass;
-  if (target.value.kind === 'address') return formatSocketAddress(target.value.address);
+  if (target.value.kind === 'address') return target.value.address.display;
   const upstream = config.upstreams[target.value.name];
   const servers = upstream?.servers.map((s) => s.address).join(', ') ?? '?';
   return `upstream ${target.value.name} (${servers})`;
@@ -100,7 +94,7 @@ function proxyPassLines(entry: ProxyPassConfig): string[] {
   const url = parseBackendUrl(entry.url);
   const where = entry.path !== undefined ? `path ${entry.path}` : `match ${entry.match}`;
   const target = url.ok
-    ? `${url.value.protocol} ${formatSocketAddress(url.value.address)}, path ${JSON.stringify(url.value.path)}`
+    ? `${url.value.protocol} ${url.value.display}, path ${JSON.stringify(url.value.urlPath)}`
     : entry.url;
   const fcgi = url.ok && url.value.protocol === 'fastcgi' ? `backend_type ${entry.backend_type}, ` : '';
   return [

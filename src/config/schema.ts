@@ -16,7 +16,7 @@ import {
   parseBackendUrl,
   parseListenAddress,
   parsePass,
-  parseSocketAddress,
+  parseServerAddress,
   UPSTREAM_NAME_PATTERN,
 } from './address.ts';
 import { DEFAULTS } from './defaults.ts';
@@ -106,16 +106,12 @@ function backendShape(protocol: BackendProtocol) {
       .superRefine((text, ctx) => {
         const target = parsePass(text);
         if (!target.ok) ctx.addIssue({ code: 'custom', message: target.message });
-        else if (
-          target.value.kind === 'address' &&
-          target.value.protocol !== undefined &&
-          target.value.protocol !== protocol
-        ) {
-          const scheme = target.value.protocol === 'scgi' ? 'scgi://' : 'fcgi://';
-          ctx.addIssue({
-            code: 'custom',
-            message: `${scheme} is ${target.value.protocol}; this is the ${protocol} block`,
-          });
+        else if (target.value.kind === 'address') {
+          const other = target.value.address.protocol;
+          if (other !== undefined && other !== protocol) {
+            const scheme = other === 'scgi' ? 'scgi://' : 'fcgi://';
+            ctx.addIssue({ code: 'custom', message: `${scheme} is ${other}; this is the ${protocol} block` });
+          }
         }
       })
       .meta({
@@ -249,7 +245,7 @@ function proxyPassSchema() {
         if (typeof entry.url !== 'string') return;
         const url = parseBackendUrl(entry.url);
         if (!url.ok) return;
-        const refs = maxCaptureReference(url.value.path);
+        const refs = maxCaptureReference(url.value.urlPath);
         if (refs > 0 && typeof entry.match !== 'string') {
           c.addIssue({
             code: 'custom',
@@ -286,7 +282,7 @@ const upstreamSchema = strict({
     .array(
       strict({
         address: z.string().superRefine((text, c) => {
-          const a = parseSocketAddress(text);
+          const a = parseServerAddress(text);
           if (!a.ok) c.addIssue({ code: 'custom', message: a.message });
         }),
       }),
