@@ -214,3 +214,12 @@ export function headerName() {
     error: (i) => `invalid header name ${describeValue(i.input)}`,
   });
 }
+
+/** A custom issue at a key (`at: 'key'`) rather than at its value. */
+export function keyIssue(path: PropertyKey[], message: string) {
+  return { code: 'custom' as const, message, path, params: { at: 'key' } };
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}

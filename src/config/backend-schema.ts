@@ -1,0 +1,134 @@
+/**
+ * The `scgi:` and `fastcgi:` blocks of a location: nginx's `scgi_*` / `fastcgi_*` directives
+ * without their prefix (semantics.md C.2, C.3). Part of the schema in schema.ts.
+ */
+import { z } from 'zod';
+import { type BackendProtocol, parsePass } from './address.ts';
+import { DEFAULTS } from './defaults.ts';
+import {
+  describeValue,
+  duration,
+  flag,
+  headerName,
+  isRecord,
+  keyIssue,
+  regex,
+  size,
+  strict,
+} from './fields.ts';
+
+export const PARAM_SETS = ['scgi_params', 'fastcgi_params', 'fastcgi.conf', 'apache', 'none'] as const;
+export const BACKEND_PROTOCOLS = ['scgi', 'fastcgi'] as const;
+
+/** Param names: CGI meta-variable names. Digit-only names would lose their order in a JS object. */
+const PARAM_NAME_RE = /^[^\0-\x20\x7f=]+$/;
+
+function paramsSchema() {
+  const value = z.union([z.string(), z.number().transform(String)]);
+  const entry = z.union([value, strict({ value, if_not_empty: flag().prefault(false) })], {
+    error: (i) => `expected a string or { value, if_not_empty }, got ${describeValue(i.input)}`,
+  });
+  return z
+    .record(
+      z.string().regex(PARAM_NAME_RE, { error: (i) => `invalid param name ${describeValue(i.input)}` }),
+      entry,
+    )
+    .superRefine(
+      (params, ctx) => {
+        if (!isRecord(params)) return;
+        for (const name of Object.keys(params)) {
+          if (/^[0-9]+$/.test(name)) {
+            ctx.addIssue(
+              keyIssue(
+                [name],
+                `param name ${JSON.stringify(name)} is only digits; its order could not be kept`,
+              ),
+            );
+          }
+        }
+      },
+      { when: () => true },
+    )
+    .transform((params) =>
+      Object.entries(params).map(([name, v]) =>
+        typeof v === 'string'
+          ? { name, value: v, if_not_empty: false }
+          : { name, value: v.value, if_not_empty: v.if_not_empty },
+      ),
+    )
+    .meta({ description: 'scgi_param / fastcgi_param: NAME -> value, or NAME -> { value, if_not_empty }' });
+}
+
+/** The directives shared by `scgi:` and `fastcgi:` (nginx's names without the prefix). */
+function backendShape(protocol: BackendProtocol) {
+  const d = DEFAULTS.backend;
+  return {
+    pass: z
+      .string()
+      .min(1)
+      .superRefine((text, ctx) => {
+        const target = parsePass(text);
+        if (!target.ok) ctx.addIssue({ code: 'custom', message: target.message });
+        else if (target.value.kind === 'address') {
+          const other = target.value.address.protocol;
+          if (other !== undefined && other !== protocol) {
+            const scheme = other === 'scgi' ? 'scgi://' : 'fcgi://';
+            ctx.addIssue({ code: 'custom', message: `${scheme} is ${other}; this is the ${protocol} block` });
+          }
+        }
+      })
+      .meta({
+        description: `${protocol}_pass: host:port, unix:/path, ${protocol === 'scgi' ? 'scgi' : 'fcgi'}://host:port, or an upstream name`,
+      }),
+    params: paramsSchema().optional(),
+    include_params: z
+      .enum(PARAM_SETS)
+      .optional()
+      .meta({
+        description: `stock params sent before params (default: ${protocol === 'scgi' ? d.include_params_scgi : d.include_params_fastcgi} without params, none with them)`,
+      }),
+    pass_request_headers: flag().prefault(d.pass_request_headers),
+    pass_request_body: flag().prefault(d.pass_request_body),
+    buffer_size: size({ min: 1 }).prefault(d.buffer_size),
+    connect_timeout: duration().prefault(d.connect_timeout),
+    send_timeout: duration().prefault(d.send_timeout),
+    read_timeout: duration().prefault(d.read_timeout),
+    hide_header: z.array(headerName()).default([]),
+    pass_header: z.array(headerName()).default([]),
+    intercept_errors: flag().prefault(d.intercept_errors),
+  };
+}
+
+/** `params` alone replaces the stock set (nginx: own params replace inherited ones); `include_params` + `params` appends. */
+function withEffectiveParams<
+  T extends { params?: ParamSetting[] | undefined; include_params?: ParamSet | undefined },
+>(
+  block: T,
+  stock: ParamSet,
+): Omit<T, 'params' | 'include_params'> & { params: ParamSetting[]; include_params: ParamSet } {
+  const include_params =
+    block.include_params ??
+    (block.params === undefined ? stock : DEFAULTS.backend.include_params_with_params);
+  return { ...block, include_params, params: block.params ?? [] };
+}
+
+type ParamSet = (typeof PARAM_SETS)[number];
+interface ParamSetting {
+  name: string;
+  value: string;
+  if_not_empty: boolean;
+}
+
+export const scgiSchema = strict(backendShape('scgi')).transform((b) =>
+  withEffectiveParams(b, DEFAULTS.backend.include_params_scgi),
+);
+
+export const fastcgiSchema = strict({
+  ...backendShape('fastcgi'),
+  split_path_info: regex({ captures: 2 }).optional().meta({
+    description: 'fastcgi_split_path_info: regex with 2 captures -> $fastcgi_script_name, $fastcgi_path_info',
+  }),
+  index: z.string().prefault(DEFAULTS.backend.index),
+  keep_conn: flag().prefault(DEFAULTS.backend.keep_conn),
+  catch_stderr: z.array(z.string().min(1)).default([]),
+}).transform((b) => withEffectiveParams(b, DEFAULTS.backend.include_params_fastcgi));
