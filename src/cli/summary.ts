@@ -127,7 +127,7 @@ export function formatConfigSummary(config: PorticoConfig, file: string): string
     }
   }
   if (config.proxy_pass.length > 0) {
-    out.push('', 'proxy_pass, first match in order:');
+    out.push('', 'proxy_pass, tried before the locations (as httpd runs ProxyPass first), first match wins:');
     for (const entry of config.proxy_pass) for (const line of proxyPassLines(entry)) out.push(`  ${line}`);
   }
   out.push('');
