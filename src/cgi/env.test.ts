@@ -3,7 +3,14 @@ import { describe, it } from 'node:test';
 import { ConfigError } from '../errors.ts';
 import type { Param } from '../protocol/params.ts';
 import { Prng } from '../util/prng.ts';
-import { buildEnv, type CompileParamsOptions, compileParams, headerEnvName, type ParamSpec } from './env.ts';
+import {
+  buildEnv,
+  type CompileParamsOptions,
+  compileParams,
+  connectionOptionNames,
+  headerEnvName,
+  type ParamSpec,
+} from './env.ts';
 import { makeRequestFacts, type RequestFacts } from './request-facts.ts';
 import { compileSplitPathInfo, splitPathInfo } from './path.ts';
 import { APACHE_COMPILE_OPTIONS, apacheParams, FASTCGI_CONF, SCGI_PARAMS } from './stock-params.ts';
@@ -89,8 +96,6 @@ describe('compileParams / buildEnv rules (nginx B.1)', () => {
       '3',
       'Transfer-Encoding',
       'chunked',
-      'Proxy-Connection',
-      'keep',
     ];
     assert.deepEqual(
       env([p('CONTENT_TYPE', '$content_type'), p('CONTENT_LENGTH', '$content_length')], {
@@ -102,7 +107,6 @@ describe('compileParams / buildEnv rules (nginx B.1)', () => {
         ['CONTENT_TYPE', 'text/plain'],
         ['CONTENT_LENGTH', '3'],
         ['HTTP_HOST', 'h'],
-        ['HTTP_PROXY_CONNECTION', 'keep'],
       ],
     );
     // Only an explicit param can use the name (an admin's opt-out).
@@ -110,6 +114,108 @@ describe('compileParams / buildEnv rules (nginx B.1)', () => {
       ['HTTP_PROXY', 'p'],
       ['HTTP_HOST', 'localhost'],
     ]);
+  });
+
+  it('never passes hop-by-hop headers (RFC 9110 7.6.1), whatever their case', () => {
+    const headers = [
+      'Host',
+      'h',
+      'Connection',
+      'keep-alive',
+      'keep-alive',
+      'timeout=5',
+      'TE',
+      'trailers',
+      'Trailer',
+      'Expires',
+      'upgrade',
+      'h2c',
+      'Proxy-Connection',
+      'keep-alive',
+      'X-Keep',
+      'k',
+    ];
+    assert.deepEqual(env([], { headers }), [
+      ['HTTP_HOST', 'h'],
+      ['HTTP_X_KEEP', 'k'],
+    ]);
+    // An explicit param may still send one (an admin's choice, as for HTTP_PROXY).
+    assert.deepEqual(env([p('HTTP_CONNECTION', '$http_connection')], { headers }, { builtinHost: false }), [
+      ['HTTP_CONNECTION', 'keep-alive'],
+      ['HTTP_HOST', 'h'],
+      ['HTTP_X_KEEP', 'k'],
+    ]);
+  });
+
+  it('never passes the headers a Connection header names, before or after it', () => {
+    const headers = [
+      'X-Before',
+      'b',
+      'Host',
+      'h',
+      'connection',
+      ' close ,\tX-Before,,x-after , Bad_Token',
+      'X-After',
+      'a',
+      'X-Kept',
+      'k',
+      'Close',
+      'c',
+      'Connection',
+      'X-Second',
+      'X-Second',
+      's',
+      'Bad_Token',
+      'v',
+    ];
+    assert.deepEqual(env([], { headers }), [
+      ['HTTP_HOST', 'h'],
+      ['HTTP_X_KEPT', 'k'],
+    ]);
+  });
+
+  it('a Connection header never hides params: Host, Content-Type stay', () => {
+    const headers = [
+      'Host',
+      'Ex.com',
+      'Content-Type',
+      't',
+      'Connection',
+      'Host, Content-Type, Cookie',
+      'Cookie',
+      'a=1',
+    ];
+    assert.deepEqual(env([p('CONTENT_TYPE', '$content_type')], { headers, contentType: 't' }), [
+      ['CONTENT_TYPE', 't'],
+      ['HTTP_HOST', 'ex.com'],
+    ]);
+  });
+
+  it('connectionOptionNames: tokens as HTTP_* names, deduplicated; random values never break it', () => {
+    assert.deepEqual(connectionOptionNames('close'), ['HTTP_CLOSE']);
+    assert.deepEqual(connectionOptionNames('Keep-Alive, Upgrade'), ['HTTP_KEEP_ALIVE', 'HTTP_UPGRADE']);
+    assert.deepEqual(connectionOptionNames('a, A ,\ta'), ['HTTP_A']);
+    assert.deepEqual(connectionOptionNames(''), []);
+    assert.deepEqual(connectionOptionNames(' , ,'), []);
+    assert.deepEqual(connectionOptionNames('x y, z'), ['HTTP_Z']);
+    const long = `${'x-'.repeat(100)}a`;
+    assert.deepEqual(connectionOptionNames(long), [`HTTP_${'X_'.repeat(100)}A`]);
+    const prng = new Prng();
+    for (let i = 0; i < 3000; i++) {
+      const value = prng.bytes(prng.int(0, 40)).toString('latin1');
+      const names = connectionOptionNames(value);
+      const expected = [
+        ...new Set(
+          value
+            .split(',')
+            .map((t) => t.replace(/^[ \t]+|[ \t]+$/g, ''))
+            .filter((t) => /^[A-Za-z0-9-]+$/.test(t))
+            .map((t) => `HTTP_${t.toUpperCase().replaceAll('-', '_')}`),
+        ),
+      ];
+      assert.deepEqual(names, expected, `seed ${prng.seed}`);
+      assert.deepEqual(connectionOptionNames(value), names);
+    }
   });
 
   it('drops header names with bytes outside [A-Za-z0-9-] (E14)', () => {
@@ -532,10 +638,11 @@ const TABLE: readonly TableCase[] = [
     expect: { uri: '/', tail: [HOST, ['HTTP_AUTHORIZATION', 'Basic dTpw']] },
   },
   {
-    name: 'Connection headers pass',
+    name: 'hop-by-hop headers are not passed',
     target: '/',
-    headers: ['Host', 'localhost', 'Connection', 'keep-alive', 'Keep-Alive', '5'],
-    expect: { uri: '/', tail: [HOST, ['HTTP_CONNECTION', 'keep-alive'], ['HTTP_KEEP_ALIVE', '5']] },
+    headers: ['Host', 'localhost', 'Connection', 'keep-alive, X-Hop', 'Keep-Alive', '5', 'X-Hop', '1'],
+    expect: { uri: '/', tail: [HOST] },
+    nginxDiffers: 'nginx sends HTTP_CONNECTION, HTTP_KEEP_ALIVE and HTTP_X_HOP',
   },
   {
     name: 'empty header value',

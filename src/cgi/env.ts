@@ -15,6 +15,11 @@
  * - Transfer-Encoding is not passed: Portico re-frames the body (CONTENT_LENGTH / FastCGI
  *   STDIN records), so the client's framing means nothing to the backend (nginx passes
  *   HTTP_TRANSFER_ENCODING: chunked even though it de-chunked the body).
+ * - Hop-by-hop headers are not passed (RFC 9110 7.6.1): Connection, Keep-Alive, TE, Trailer,
+ *   Upgrade, Proxy-Connection, and every header the client's Connection header names. They
+ *   describe the client's connection to Portico, which ends here; the backend connection is
+ *   Portico's own (nginx passes them all, e.g. HTTP_CONNECTION: close). Params are not
+ *   headers: `Connection: Host` leaves the built-in HTTP_HOST alone.
  * - Header names with any byte outside [A-Za-z0-9-] are dropped (httpd's http2env; nginx
  *   drops `_` names at parse time by default): `X_Forwarded_For` cannot pose as
  *   `X-Forwarded-For`, and no client byte can shape a param name (E14).
@@ -63,7 +68,20 @@ export interface CompiledParams {
 }
 
 /** Client headers never passed as HTTP_* (see the module comment). */
-const ALWAYS_HIDDEN = ['HTTP_PROXY', 'HTTP_CONTENT_TYPE', 'HTTP_CONTENT_LENGTH', 'HTTP_TRANSFER_ENCODING'];
+const ALWAYS_HIDDEN = [
+  'HTTP_PROXY',
+  'HTTP_CONTENT_TYPE',
+  'HTTP_CONTENT_LENGTH',
+  'HTTP_TRANSFER_ENCODING',
+  // Hop-by-hop (RFC 9110 7.6.1; Trailer and Proxy-Connection as RFC 2616 13.5.1 and
+  // common practice list them).
+  'HTTP_CONNECTION',
+  'HTTP_KEEP_ALIVE',
+  'HTTP_TE',
+  'HTTP_TRAILER',
+  'HTTP_UPGRADE',
+  'HTTP_PROXY_CONNECTION',
+];
 const AUTH_HEADERS = ['HTTP_AUTHORIZATION', 'HTTP_PROXY_AUTHORIZATION'];
 
 const BUILTIN_HOST = checkTemplate('$host$is_request_port$request_port').template!;
@@ -156,11 +174,65 @@ export function headerEnvName(name: string): string | null {
   return env;
 }
 
+/** Connection values longer than this are parsed every time rather than cached. */
+const CONNECTION_CACHE_VALUE_LIMIT = 64;
+const CONNECTION_CACHE_LIMIT = 1024;
+const NO_NAMES: readonly string[] = Object.freeze([]);
+/** Connection header value -> the HTTP_* names it lists. Clients send a handful of values. */
+const connectionCache = new Map<string, readonly string[]>();
+
+function isOws(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
+/**
+ * The HTTP_* names of the fields a Connection header value lists (RFC 9110 7.6.1: a comma
+ * list of connection options; a field of the same name is meant for this hop only and is
+ * removed by whoever ends the hop). Tokens that are no valid field name are skipped: no header
+ * of such a name is ever passed. `close` lists a field named Close (reserved, RFC 9110 18.4).
+ */
+export function connectionOptionNames(value: string): readonly string[] {
+  const cached = connectionCache.get(value);
+  if (cached !== undefined) return cached;
+  let names: string[] | undefined;
+  let at = 0;
+  while (at <= value.length) {
+    let end = value.indexOf(',', at);
+    if (end === -1) end = value.length;
+    let s = at;
+    let e = end;
+    while (s < e && isOws(value.charCodeAt(s))) s++;
+    while (e > s && isOws(value.charCodeAt(e - 1))) e--;
+    if (e > s) {
+      const env = headerEnvName(value.slice(s, e));
+      if (env !== null && names?.includes(env) !== true) (names ??= []).push(env);
+    }
+    at = end + 1;
+  }
+  const out = names === undefined ? NO_NAMES : Object.freeze(names);
+  if (value.length <= CONNECTION_CACHE_VALUE_LIMIT && connectionCache.size < CONNECTION_CACHE_LIMIT)
+    connectionCache.set(value, out);
+  return out;
+}
+
+/** The names every Connection header of the request lists (usually none, or one cached list). */
+function connectionListed(headers: readonly string[]): readonly string[] {
+  let listed = NO_NAMES;
+  for (let i = 0; i + 1 < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (name.length !== 10 || headerEnvName(name) !== 'HTTP_CONNECTION') continue;
+    const names = connectionOptionNames(headers[i + 1]!);
+    if (names.length > 0) listed = listed.length === 0 ? names : [...listed, ...names];
+  }
+  return listed;
+}
+
 /**
  * The environment of one request, in wire order. Params with `if_not_empty` that evaluate to
  * '' are left out; other empty values are sent (CONTENT_TYPE '' on a GET, as nginx). Client
  * headers with the same name are merged at the first one's place, joined with `, ` (`; ` for
- * Cookie, RFC 9110 5.3 / RFC 6265 5.4), as nginx 1.23+.
+ * Cookie, RFC 9110 5.3 / RFC 6265 5.4), as nginx 1.23+. Hop-by-hop headers, and those the
+ * Connection header names, are not passed.
  * Throws ClientRequestError 400 when `$host` is needed and the Host is invalid.
  */
 export function buildEnv(compiled: CompiledParams, ctx: VariableContext): Param[] {
@@ -173,13 +245,14 @@ export function buildEnv(compiled: CompiledParams, ctx: VariableContext): Param[
   if (!compiled.passRequestHeaders) return out;
   const headers = ctx.facts.headers;
   const hidden = compiled.hiddenHeaders;
+  const listed = connectionListed(headers);
   const first = out.length;
   // Repeats are found by a scan of the headers already out while they are few (names are
   // interned by the cache, so comparisons are cheap), by a Map past that.
   let seen: Map<string, number> | undefined;
   for (let i = 0; i + 1 < headers.length; i += 2) {
     const env = headerEnvName(headers[i]!);
-    if (env === null || hidden.has(env)) continue;
+    if (env === null || hidden.has(env) || (listed.length > 0 && listed.includes(env))) continue;
     const value = headers[i + 1]!;
     let at = -1;
     if (seen !== undefined) {
