@@ -78,8 +78,27 @@ export async function runServe(file: string): Promise<number> {
   return runUntilSignal(() => startGateway(config, { configFile: file }), config.shutdown_timeout);
 }
 
+/** The demo's contract (src/demo/index.ts). */
+interface DemoModule {
+  startDemo(options?: { port?: number }): Promise<Running>;
+}
+
+/**
+ * The demo module is loaded through a variable specifier so that the CLI type-checks and runs
+ * `check`/`schema` in a tree without it; TypeScript still rewrites `.ts` to `.js` for dist.
+ */
+const DEMO_MODULE = '../demo/index.ts';
+
 export async function runDemo(port: number | undefined): Promise<number> {
-  const { startDemo } = await import('../demo/index.ts');
+  let demo: DemoModule;
+  try {
+    demo = (await import(DEMO_MODULE)) as DemoModule;
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    process.stderr.write('portico: the demo is not part of this build\n');
+    return 1;
+  }
+  const { startDemo } = demo;
   return runUntilSignal(async () => {
     const demo = await startDemo(port === undefined ? {} : { port });
     for (const url of demo.urls) process.stdout.write(`portico demo: ${url}\n`);

@@ -112,8 +112,8 @@ function withEffectiveParams<
   return { ...block, include_params, params: block.params ?? [] };
 }
 
-type ParamSet = (typeof PARAM_SETS)[number];
-interface ParamSetting {
+export type ParamSet = (typeof PARAM_SETS)[number];
+export interface ParamSetting {
   name: string;
   value: string;
   if_not_empty: boolean;
