@@ -94,7 +94,9 @@ export async function runDemo(port: number | undefined): Promise<number> {
   try {
     demo = (await import(DEMO_MODULE)) as DemoModule;
   } catch (error) {
-    if ((error as { code?: unknown }).code !== 'ERR_MODULE_NOT_FOUND') throw error;
+    // Only the demo module itself missing; a broken import inside it is a real error.
+    const missing = (error as { code?: unknown }).code === 'ERR_MODULE_NOT_FOUND';
+    if (!missing || !String((error as Error).message).includes('/demo/index.')) throw error;
     process.stderr.write('portico: the demo is not part of this build\n');
     return 1;
   }
