@@ -43,9 +43,13 @@ export class SpillBuffer {
     return this.file === undefined;
   }
 
-  /** Reads `source` to its end, enforcing maxBytes as bytes arrive. */
+  /**
+   * Reads `source` to its end, enforcing maxBytes as bytes arrive. A limit error leaves the
+   * source undestroyed: leaving a plain `for await` early destroys an IncomingMessage after
+   * unhooking its socket, so no 413 could be sent and the connection would hang.
+   */
   async fill(source: Readable): Promise<void> {
-    for await (const chunk of source as AsyncIterable<Buffer>) {
+    for await (const chunk of source.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       await this.write(chunk);
     }
   }
