@@ -67,6 +67,16 @@ export async function prepareBody(
     await spill.fill(req);
   } catch (error) {
     await spill.dispose();
+    // node:http's "aborted" (ECONNRESET): the client went away mid-body. nginx logs it at
+    // info as "client prematurely closed connection", not as a gateway fault.
+    if ((error as NodeJS.ErrnoException).code === 'ECONNRESET') {
+      throw new ClientRequestError(
+        'ERR_CLIENT_BODY_INCOMPLETE',
+        'client prematurely closed connection while sending the body',
+        400,
+        { cause: error },
+      );
+    }
     throw error;
   }
   return { body: { kind: 'spooled', spill }, contentLength: spill.length, spill };
