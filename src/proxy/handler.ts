@@ -95,8 +95,12 @@ export class RequestHandler {
         localPort: socket.localPort ?? 0,
         remoteAddress: socket.remoteAddress ?? '',
         remotePort: socket.remotePort ?? 0,
+        // nginx $content_length: '' only when the request has no body framing at all; an
+        // empty chunked body is a body of 0 bytes.
         contentLength:
-          prepared.contentLength > 0 || req.headers['content-length'] !== undefined
+          prepared.contentLength > 0 ||
+          req.headers['content-length'] !== undefined ||
+          req.headers['transfer-encoding'] !== undefined
             ? String(prepared.contentLength)
             : '',
         requestId,

@@ -94,11 +94,6 @@ export const PARITY_REQUESTS: readonly ParityRequest[] = [
       headers: [['Transfer-Encoding', 'chunked']],
       body: '0\r\n\r\n',
     },
-    todo: {
-      fastcgi:
-        'CONTENT_LENGTH is "" where nginx sends "0": src/proxy/handler.ts counts only a ' +
-        'Content-Length header or a non-empty spooled body as framing',
-    },
   },
   {
     name: 'several headers',
