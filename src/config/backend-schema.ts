@@ -2,6 +2,7 @@
  * The `scgi:` and `fastcgi:` blocks of a location: nginx's `scgi_*` / `fastcgi_*` directives
  * without their prefix (semantics.md C.2, C.3). Part of the schema in schema.ts.
  */
+import { checkTemplate } from '../cgi/variables.ts';
 import { z } from 'zod';
 import { type BackendProtocol, parsePass } from './address.ts';
 import { DEFAULTS } from './defaults.ts';
@@ -23,8 +24,16 @@ export const BACKEND_PROTOCOLS = ['scgi', 'fastcgi'] as const;
 /** Param names: CGI meta-variable names. Digit-only names would lose their order in a JS object. */
 const PARAM_NAME_RE = /^[^\0-\x20\x7f=]+$/;
 
+/** A param value is an nginx template: unknown variables and bad `${` are found at load time. */
+function templateValue() {
+  return z.union([z.string(), z.number().transform(String)]).superRefine((text, ctx) => {
+    for (const problem of checkTemplate(text).problems)
+      ctx.addIssue({ code: 'custom', message: problem.message });
+  });
+}
+
 function paramsSchema() {
-  const value = z.union([z.string(), z.number().transform(String)]);
+  const value = templateValue();
   const entry = z.union([value, strict({ value, if_not_empty: flag().prefault(false) })], {
     error: (i) => `expected a string or { value, if_not_empty }, got ${describeValue(i.input)}`,
   });
