@@ -1,9 +1,10 @@
 /**
  * Runs a handler on one request, shared by both servers. A handler that throws or rejects
  * never takes the server down: the error goes to onError, the response becomes a 500 when its
- * head is not fixed yet, else it is cut short (the transport decides how), and FastCGI's
+ * head is not fixed yet (or the 4xx of a ClientRequestError, e.g. 413 for a body too large), else it is cut short (the transport decides how), and FastCGI's
  * END_REQUEST carries appStatus 1, the exit status of a CGI script that failed.
  */
+import { GatewayError } from '../errors.ts';
 import type { BackendErrorListener } from './options.ts';
 import type { BackendRequest } from './request.ts';
 import type { BackendResponse, ResponseTransport } from './response.ts';
@@ -65,9 +66,15 @@ function fail(
     return;
   }
   for (const name of res.getHeaderNames()) res.removeHeader(name);
-  res.statusCode = 500;
+  // A client error the handler let through (a body over maxBodyBytes: 413) keeps its status.
+  const clientStatus =
+    error instanceof GatewayError && error.source === 'client' && error.status >= 400 && error.status < 499
+      ? error.status
+      : undefined;
+  const body = clientStatus === undefined ? FAILURE_BODY : `${(error as Error).message}\n`;
+  res.statusCode = clientStatus ?? 500;
   res.statusMessage = '';
   res.setHeader('Content-Type', 'text/plain; charset=utf-8');
-  res.setHeader('Content-Length', FAILURE_BODY.length);
-  res.end(FAILURE_BODY);
+  res.setHeader('Content-Length', Buffer.byteLength(body));
+  res.end(body);
 }

@@ -159,10 +159,12 @@ export class FastCgiExchange implements ResponseTransport, BodySource {
    */
   peerEnded(): void {
     if (this.ended) return;
+    const beforeHandler = this.phase === PARAMS;
     const reason = connectionClosed();
     if (!this.controller.signal.aborted) this.controller.abort(reason);
     if (this.phase < BODY_DONE) this.failBody(reason);
-    if (this.phase === PARAMS) this.finish([]);
+    // No handler will ever run: the request is over.
+    if (beforeHandler) this.finish([]);
   }
 
   /** The socket is gone: nothing can be sent any more. */

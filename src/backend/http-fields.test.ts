@@ -10,7 +10,7 @@ describe('http-fields', () => {
       ['A', '2'],
     ]);
     assert.equal(env.A, '2');
-    assert.equal(env.__proto__, 'x');
+    assert.equal(env['__proto__' as string], 'x');
     assert.equal(Object.getPrototypeOf(env), null);
     assert.ok(Object.isFrozen(env));
   });
