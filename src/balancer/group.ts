@@ -1,0 +1,241 @@
+/**
+ * An upstream group, compiled once from `UpstreamOptions`: its members bound to their shared
+ * host state, its tiers, its policy. The attempt loop asks it for a member per try:
+ *
+ *   const sel = group.acquire({ clientAddress, hashKey, route, tried }, now);
+ *   if (!sel.ok) -> nginx 502 "no live upstreams" / httpd 503
+ *   ... exchange with sel.member ...
+ *   group.reportSuccess(member, now)  or  group.reportFailure(member, 'error', now)
+ *   group.release(member, { bytesIn, bytesOut })      exactly once per acquire
+ *   tried.add(member.key) before the next try
+ *
+ * Order of a selection: a sticky route first (its member, draining allowed; httpd nofailover
+ * stops there), else the policy over `candidatesFor` (first tier with a usable member).
+ *
+ * Reload: build the new group with the same HostRegistry, swap, and dispose the old one once
+ * it has drained; counters, failure state and balancing credit carry over.
+ */
+import { ConfigError } from '../errors.ts';
+import { createPolicy } from './create-policy.ts';
+import {
+  begin,
+  buildTiers,
+  candidatesFor,
+  end,
+  type FailureReport,
+  type HealthGroup,
+  hasRoute,
+  isFailed,
+  reportFailure,
+  reportSuccess,
+  routeMember,
+  type Tier,
+  type Traffic,
+} from './health.ts';
+import type { HostRegistry, HostSnapshot, HostStatus } from './host-state.ts';
+import { Member } from './member.ts';
+import {
+  BALANCER_DEFAULTS,
+  type BalanceMethod,
+  resolveServer,
+  type UpstreamOptions,
+  validateUpstreamOptions,
+} from './options.ts';
+import type { RandomSource, SelectionContext, SelectionPolicy } from './policy.ts';
+import { StickySessionResolver } from './sticky.ts';
+
+export interface UpstreamGroupDeps {
+  /** The process-wide host table (shared by every config generation). */
+  readonly registry: HostRegistry;
+  /** For `random`; default Math.random. */
+  readonly random?: RandomSource;
+}
+
+export type Selection =
+  | {
+      readonly ok: true;
+      readonly member: Member;
+      /** Chosen through the sticky route (httpd BALANCER_SESSION_ROUTE applies). */
+      readonly sticky: boolean;
+      /** The member's route differs from the one asked for (httpd BALANCER_ROUTE_CHANGED=1). */
+      readonly routeChanged: boolean;
+    }
+  | {
+      readonly ok: false;
+      /**
+       * `no-live-member`: every member is down, draining, failed, at max_conns or tried.
+       * `sticky-route-unavailable`: httpd nofailover and the route's member is unusable.
+       */
+      readonly reason: 'no-live-member' | 'sticky-route-unavailable';
+    };
+
+/** A member's settings and state in this group, JSON-safe, for a status page. */
+export interface MemberSnapshot extends HostSnapshot {
+  readonly group: string;
+  readonly index: number;
+  readonly weight: number;
+  readonly maxConns: number;
+  readonly maxFails: number;
+  readonly failTimeout: number;
+  readonly retry: number;
+  readonly backup: boolean;
+  readonly spare: boolean;
+  readonly lbset: number;
+  readonly route: string;
+  readonly currentWeight: number;
+  readonly effectiveWeight: number;
+  readonly lbstatus: number;
+}
+
+export interface GroupSnapshot {
+  readonly name: string;
+  readonly protocol: string;
+  readonly balance: BalanceMethod;
+  readonly members: readonly MemberSnapshot[];
+}
+
+export class UpstreamGroup implements HealthGroup {
+  readonly name: string;
+  readonly protocol: string;
+  readonly balance: BalanceMethod;
+  readonly members: readonly Member[];
+  readonly tiers: readonly Tier[];
+  readonly policy: SelectionPolicy;
+  readonly forceRecovery: boolean;
+  readonly singleNeverFails: boolean;
+  readonly noFailover: boolean;
+  /** Reads the route a request asks for; undefined when the group has no sticky names. */
+  readonly sticky: StickySessionResolver | undefined;
+  private readonly registry: HostRegistry;
+  private disposed = false;
+
+  /** Throws ConfigError with every problem of `options`. */
+  constructor(options: UpstreamOptions, deps: UpstreamGroupDeps) {
+    const issues = validateUpstreamOptions(options);
+    if (issues.length > 0) throw new ConfigError(issues);
+    this.name = options.name;
+    this.protocol = options.protocol;
+    this.balance = options.balance ?? BALANCER_DEFAULTS.balance;
+    this.registry = deps.registry;
+    this.members = options.servers.map((server, i) => {
+      const settings = resolveServer(options, server);
+      const host = deps.registry.acquire(settings.protocol, settings.address);
+      const slot = deps.registry.acquireSlot(host, options.name, settings.weight);
+      return new Member(options.name, i, settings, host, slot);
+    });
+    this.tiers = buildTiers(this.members);
+    try {
+      this.policy = createPolicy(this.balance, options, this.members, deps.random ?? Math.random);
+    } catch (err) {
+      this.dispose();
+      throw err;
+    }
+    this.forceRecovery = options.forcerecovery ?? BALANCER_DEFAULTS.forcerecovery;
+    this.singleNeverFails = options.single_never_fails ?? BALANCER_DEFAULTS.single_never_fails;
+    const sticky = options.sticky;
+    this.noFailover = sticky?.nofailover ?? false;
+    this.sticky =
+      sticky !== undefined && (sticky.cookie !== undefined || sticky.url_param !== undefined)
+        ? new StickySessionResolver({
+            cookie: sticky.cookie,
+            urlParam: sticky.url_param,
+            separator: sticky.separator ?? BALANCER_DEFAULTS.sticky_separator,
+            scolonPathDelim: sticky.scolonpathdelim ?? false,
+          })
+        : undefined;
+  }
+
+  /**
+   * Default number of tries for a request: the members not configured down (nginx
+   * `ngx_http_upstream_tries`: primaries plus backups; httpd maxattempts = members - 1
+   * failovers, the same count).
+   */
+  get tries(): number {
+    let n = 0;
+    for (const m of this.members) if (!m.down) n++;
+    return n;
+  }
+
+  /** The usable members of the first tier that has any (health.ts). */
+  candidates(now: number, tried?: ReadonlySet<string>): Member[] {
+    return candidatesFor(this, now, tried);
+  }
+
+  /** Picks a member without counting it as started; `acquire` is what the attempt loop calls. */
+  select(ctx: SelectionContext, now: number): Selection {
+    const route = ctx.route;
+    if (route !== undefined && route !== '') {
+      const m = routeMember(this, route, now, ctx.tried);
+      if (m !== undefined) return { ok: true, member: m, sticky: true, routeChanged: m.route !== route };
+      if (this.noFailover && hasRoute(this, route)) return { ok: false, reason: 'sticky-route-unavailable' };
+    }
+    const candidates = candidatesFor(this, now, ctx.tried);
+    const m = candidates.length > 0 ? this.policy.select(candidates, ctx) : undefined;
+    if (m === undefined) return { ok: false, reason: 'no-live-member' };
+    return { ok: true, member: m, sticky: false, routeChanged: false };
+  }
+
+  /** `select`, then counts the request as in flight on the member until `release`. */
+  acquire(ctx: SelectionContext, now: number): Selection {
+    const sel = this.select(ctx, now);
+    if (sel.ok) begin(sel.member);
+    return sel;
+  }
+
+  /** The request acquired on `member` is over; call exactly once per successful acquire. */
+  release(member: Member, traffic?: Traffic): void {
+    end(member, traffic);
+  }
+
+  reportSuccess(member: Member, now: number): void {
+    reportSuccess(member, now);
+  }
+
+  /** True when this failure took the member out (log "upstream server temporarily disabled"). */
+  reportFailure(member: Member, kind: FailureReport, now: number): boolean {
+    return reportFailure(member, kind, now);
+  }
+
+  /** The member's state in this group: configured down/drain first, then the host's. */
+  memberState(m: Member, now: number): HostStatus {
+    if (m.down || m.host.admin === 'down') return 'down';
+    if (m.drain || m.host.admin === 'draining') return 'draining';
+    return isFailed(this, m, now) ? 'failed' : 'up';
+  }
+
+  snapshot(now: number): GroupSnapshot {
+    return {
+      name: this.name,
+      protocol: this.protocol,
+      balance: this.balance,
+      members: this.members.map((m) => ({
+        ...m.host.snapshot(now),
+        state: this.memberState(m, now),
+        group: this.name,
+        index: m.index,
+        weight: m.weight,
+        maxConns: m.maxConns,
+        maxFails: m.maxFails,
+        failTimeout: m.failTimeout,
+        retry: m.retry,
+        backup: m.backup,
+        spare: m.spare,
+        lbset: m.lbset,
+        route: m.route,
+        currentWeight: m.slot.currentWeight,
+        effectiveWeight: m.slot.effectiveWeight,
+        lbstatus: m.slot.lbstatus,
+      })),
+    };
+  }
+
+  /** Releases this group's hold on its hosts and slots; idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const m of this.members) {
+      this.registry.releaseSlot(m.host, this.name);
+      this.registry.release(m.host);
+    }
+  }
+}
