@@ -15,7 +15,7 @@
  * name must start a parameter here. An empty value is skipped, as httpd does.
  *
  * Cookie: `NAME=` at the start of the header or after ";", "," or whitespace, optional spaces
- * before "="; the value ends at ";" or ",". Names are case-sensitive, as in httpd.
+ * before "="; the value ends at ";" or "," and is trimmed. Names are case-sensitive, as in httpd.
  *
  * Which member serves the route (usable members first, then hot standbys, following
  * `redirect`) is decided by health.ts `routeMember`; this file only reads the request.
@@ -127,7 +127,9 @@ export function cookieValue(header: string, name: string): string | undefined {
       if (c === 0x3b || c === 0x2c) break;
       end++;
     }
-    return header.slice(i + 1, end);
+    // RFC 6265 allows optional whitespace around the value; httpd keeps it, which would put
+    // a trailing space into the route.
+    return header.slice(i + 1, end).trim();
   }
   return undefined;
 }
