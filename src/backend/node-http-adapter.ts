@@ -183,7 +183,14 @@ class Bridge implements Http1ResponseHandler {
     return new Promise<void>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
-      const { head, framing } = requestHead(this.req);
+      let request: { head: Buffer; framing: BodyFraming };
+      try {
+        request = requestHead(this.req);
+      } catch (error) {
+        this.settle(error);
+        return;
+      }
+      const { head, framing } = request;
       if (this.req.signal.aborted) {
         this.settle(undefined);
         return;
