@@ -11,6 +11,7 @@
  * promised: the response is then destroyed (the connection closes mid-body), never ended, so a
  * client or a cache cannot take a short body for a complete one (nginx: "file ... was
  * truncated" and the request is aborted). A file that grows is sent up to the length given.
+ * The bytes flow through `FileBodyReadable` (file-body.ts), one pipeline per response.
  */
 
 import { randomBytes } from 'node:crypto';
@@ -21,6 +22,7 @@ import { pipeline } from 'node:stream/promises';
 import { evaluatePreconditions, ifRangeMatches, makeEtag, mtimeSeconds } from './conditional.ts';
 import { formatHttpDate } from './http-date.ts';
 import { mimeTypeFor, withCharset } from './mime-types.ts';
+import { type BodySegment, FileBodyReadable } from './file-body.ts';
 import { type ByteRange, contentRange, parseRange, planMultipart } from './range.ts';
 import type { StaticRoot } from './resolve.ts';
 
@@ -83,7 +85,14 @@ export interface ServeRequest {
  *   405 add `Allow: GET, HEAD`).
  */
 export type ServeResult =
-  | { readonly sent: true; readonly status: number; readonly bytes: number; readonly complete: boolean }
+  | {
+      readonly sent: true;
+      readonly status: number;
+      readonly bytes: number;
+      readonly complete: boolean;
+      /** Why the body was cut, when `complete` is false. */
+      readonly error?: unknown;
+    }
   | {
       readonly sent: false;
       readonly status: 403 | 404 | 405 | 500;
@@ -130,7 +139,7 @@ export async function serveFile(
   } catch (err) {
     if (!res.headersSent) return { sent: false, status: 500, reason: 'read failed', error: err };
     res.destroy();
-    return { sent: true, status: res.statusCode, bytes: 0, complete: false };
+    return { sent: true, status: res.statusCode, bytes: 0, complete: false, error: err };
   } finally {
     await handle.close().catch(() => {});
   }
@@ -207,11 +216,7 @@ async function respond(
   res.setHeader('Content-Type', type);
   res.setHeader('Content-Length', size);
   res.writeHead(status);
-  if (isHead || size === 0) {
-    res.end();
-    return { sent: true, status, bytes: 0, complete: true };
-  }
-  return finish(res, status, await sendBytes(res, handle, { start: 0, end: size - 1 }, options));
+  return sendBody(res, handle, size === 0 ? [] : [{ start: 0, end: size - 1 }], status, isHead, options);
 }
 
 function single(v: string | string[] | undefined): string | undefined {
@@ -227,7 +232,7 @@ function emptyAnswer(res: ServerResponse, status: number, range: string | undefi
   return { sent: true, status, bytes: 0, complete: true };
 }
 
-async function sendSingleRange(
+function sendSingleRange(
   res: ServerResponse,
   handle: FileHandle,
   range: ByteRange,
@@ -240,14 +245,10 @@ async function sendSingleRange(
   res.setHeader('Content-Range', contentRange(range, size));
   res.setHeader('Content-Length', range.end - range.start + 1);
   res.writeHead(206);
-  if (isHead) {
-    res.end();
-    return { sent: true, status: 206, bytes: 0, complete: true };
-  }
-  return finish(res, 206, await sendBytes(res, handle, range, options));
+  return sendBody(res, handle, [range], 206, isHead, options);
 }
 
-async function sendMultipart(
+function sendMultipart(
   res: ServerResponse,
   handle: FileHandle,
   ranges: readonly ByteRange[],
@@ -260,58 +261,37 @@ async function sendMultipart(
   res.setHeader('Content-Type', plan.contentType);
   res.setHeader('Content-Length', plan.length);
   res.writeHead(206);
-  if (isHead) {
-    res.end();
-    return { sent: true, status: 206, bytes: 0, complete: true };
-  }
-  let bytes = 0;
-  for (const part of plan.parts) {
-    res.write(part.head);
-    bytes += part.head.length;
-    const sent = await sendBytes(res, handle, part.range, options);
-    bytes += sent.bytes;
-    if (!sent.ok) return finish(res, 206, { ok: false, bytes });
-  }
-  res.write(plan.tail);
-  return finish(res, 206, { ok: true, bytes: bytes + plan.tail.length });
+  const segments: BodySegment[] = [];
+  for (const part of plan.parts) segments.push(part.head, part.range);
+  segments.push(plan.tail);
+  return sendBody(res, handle, segments, 206, isHead, options);
 }
 
-interface Sent {
-  readonly ok: boolean;
-  readonly bytes: number;
-}
-
-/** Stream [start, end] of the file into `res` without ending it; ok only if every byte came. */
-async function sendBytes(
+/**
+ * Stream the body (nothing for HEAD) and end the response; on any failure (client gone, read
+ * error, file truncated, abort) the pipeline destroys the response, so a short body is never
+ * framed as a complete one.
+ */
+async function sendBody(
   res: ServerResponse,
   handle: FileHandle,
-  range: ByteRange,
+  segments: readonly BodySegment[],
+  status: number,
+  isHead: boolean,
   options: ServeFileOptions,
-): Promise<Sent> {
-  const stream = handle.createReadStream({
-    start: range.start,
-    end: range.end,
-    autoClose: false,
-    highWaterMark: options.readChunk ?? DEFAULT_READ_CHUNK,
-  });
-  try {
-    await pipeline(
-      stream,
-      res,
-      options.signal === undefined ? { end: false } : { end: false, signal: options.signal },
-    );
-  } catch {
-    return { ok: false, bytes: stream.bytesRead };
-  }
-  return { ok: stream.bytesRead === range.end - range.start + 1, bytes: stream.bytesRead };
-}
-
-/** End the response after a complete body; destroy it otherwise so the short body shows. */
-function finish(res: ServerResponse, status: number, sent: Sent): ServeResult {
-  if (sent.ok) {
+): Promise<ServeResult> {
+  if (isHead || segments.length === 0) {
     res.end();
-    return { sent: true, status, bytes: sent.bytes, complete: true };
+    return { sent: true, status, bytes: 0, complete: true };
   }
-  if (!res.destroyed) res.destroy();
-  return { sent: true, status, bytes: sent.bytes, complete: false };
+  const body = new FileBodyReadable(handle, segments, options.readChunk ?? DEFAULT_READ_CHUNK);
+  try {
+    await (options.signal === undefined
+      ? pipeline(body, res)
+      : pipeline(body, res, { signal: options.signal }));
+  } catch (error) {
+    if (!res.destroyed) res.destroy();
+    return { sent: true, status, bytes: body.bytes, complete: false, error };
+  }
+  return { sent: true, status, bytes: body.bytes, complete: true };
 }

@@ -8,6 +8,7 @@ import { stat, truncate, utimes } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { FILE_TRUNCATED } from '../../src/static/file-body.ts';
 import { formatHttpDate } from '../../src/static/http-date.ts';
 import { StaticRoot } from '../../src/static/resolve.ts';
 import {
@@ -295,4 +296,5 @@ test('a file truncated while it is sent: the response is cut, never ended short'
   const last = site.lastResult;
   assert.ok(last?.sent === true && last.status === 200 && !last.complete, JSON.stringify(last));
   assert.ok(last.bytes < BIG_SIZE);
+  assert.equal((last.error as { code?: string } | undefined)?.code, FILE_TRUNCATED);
 });
