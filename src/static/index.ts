@@ -12,6 +12,7 @@ export {
   parseEtagList,
   type PreconditionOutcome,
 } from './conditional.ts';
+export { type BodySegment, FILE_TRUNCATED, FileBodyReadable } from './file-body.ts';
 export { formatHttpDate, parseHttpDate } from './http-date.ts';
 export { CHARSET_TYPES, extensionOf, MIME_TYPES, mimeTypeFor, withCharset } from './mime-types.ts';
 export { type ByteRange, contentRange, parseRange, planMultipart, type RangeOutcome } from './range.ts';

@@ -31,6 +31,12 @@ export const DEFAULT_MAX_RANGES = 32;
 /** Read size: large enough for few syscalls, small enough to keep many clients in memory. */
 export const DEFAULT_READ_CHUNK = 64 * 1024;
 
+/**
+ * Framing belongs to this response alone: a backend's Content-Length (X-Sendfile) must not
+ * reach a 304, nor a Transfer-Encoding or Content-Range any answer of ours.
+ */
+const FRAMING: ReadonlySet<string> = new Set(['content-length', 'transfer-encoding', 'content-range']);
+
 const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants.O_NOCTTY ?? 0);
 
 export interface ServeFileOptions {
@@ -42,8 +48,8 @@ export interface ServeFileOptions {
   readonly charset?: string | undefined;
   /**
    * Extra response fields, sent with every response this call writes (200, 206, 304, 412, 416).
-   * The fields serveFile computes (Content-Type, Content-Length, Content-Range, ETag,
-   * Last-Modified, Accept-Ranges) win over same-named ones here.
+   * The fields serveFile computes (Content-Type, ETag, Last-Modified, Accept-Ranges) win over
+   * same-named ones here; Content-Length, Content-Range and Transfer-Encoding are dropped.
    */
   readonly headers?: Readonly<Record<string, OutgoingHttpHeader>> | undefined;
   /**
@@ -163,7 +169,9 @@ async function respond(
   const mtime = options.lastModified === false ? undefined : mtimeSeconds(validators);
 
   if (options.headers !== undefined) {
-    for (const [name, value] of Object.entries(options.headers)) res.setHeader(name, value);
+    for (const [name, value] of Object.entries(options.headers)) {
+      if (!FRAMING.has(name.toLowerCase())) res.setHeader(name, value);
+    }
   }
   if (etag !== undefined) res.setHeader('ETag', etag);
   if (mtime !== undefined) res.setHeader('Last-Modified', formatHttpDate(mtime * 1000));

@@ -251,6 +251,9 @@ test('caller options: Content-Type (X-Sendfile keeps the backend one), extra hea
     const nm = await get(site.port, '/hello.txt', { 'if-none-match': helloEtag });
     assert.equal(nm.status, 304);
     assert.equal(nm.headers['cache-control'], 'max-age=60');
+    assert.equal(nm.headers['content-length'], undefined, 'a backend length never reaches a 304');
+    assert.equal(r.headers['content-length'], String(TEXT.length));
+    assert.equal(r.headers['transfer-encoding'], undefined);
     site.config = { root, serve: { charset: 'utf-8', status: 404, etag: false, lastModified: false } };
     const s = await get(site.port, '/hello.txt', { range: 'bytes=0-1', 'if-none-match': '*' });
     assert.equal(s.status, 404);
@@ -297,4 +300,24 @@ test('a file truncated while it is sent: the response is cut, never ended short'
   assert.ok(last?.sent === true && last.status === 200 && !last.complete, JSON.stringify(last));
   assert.ok(last.bytes < BIG_SIZE);
   assert.equal((last.error as { code?: string } | undefined)?.code, FILE_TRUNCATED);
+});
+
+test('an aborted request signal cuts the transfer (the response is destroyed, not ended)', async () => {
+  site.config = { root, serve: { signal: AbortSignal.abort() } };
+  try {
+    const outcome = await new Promise<string>((resolve) => {
+      const req = request({ host: '127.0.0.1', port: site.port, path: '/data.bin', agent: false }, (res) => {
+        res.on('error', () => {});
+        res.on('data', () => {});
+        res.on('close', () => resolve(res.complete ? 'complete' : 'cut'));
+      });
+      req.on('error', () => resolve('cut'));
+      req.end();
+    });
+    assert.equal(outcome, 'cut');
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(site.lastResult?.sent === true && site.lastResult.complete, false);
+  } finally {
+    site.config = { root };
+  }
 });
