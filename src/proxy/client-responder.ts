@@ -163,11 +163,17 @@ export class ClientResponder implements ExchangeSink {
     this.res.end();
   }
 
-  /** Closes the client connection so the client sees the truncation. */
+  /**
+   * Closes the client connection so the client sees the truncation. What was already written
+   * still goes out first (as from nginx): `res.destroy()` would drop the head and body still
+   * queued on the socket when the backend's end arrives in the same read as its last bytes.
+   */
   private abortClient(): void {
     this.finished = true;
     this.exchange?.abort();
-    this.res.destroy();
+    const socket = this.res.socket;
+    if (socket === null || socket.destroyed) this.res.destroy();
+    else socket.destroySoon();
   }
 
   private onDrain(): void {
