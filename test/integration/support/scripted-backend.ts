@@ -121,7 +121,8 @@ export async function startScriptedBackend(
   const sockets = new Set<Socket>();
   let connections = 0;
 
-  const server: Server = createServer({ allowHalfOpen: true }, (socket) => {
+  // Not half-open: the gateway never half-closes, so its FIN means it is gone; close our side too.
+  const server: Server = createServer((socket) => {
     connections++;
     sockets.add(socket);
     let gatewayClosed = false;
