@@ -134,7 +134,9 @@ export class ClientResponder implements ExchangeSink {
     if (this.finished) return;
     this.error = error;
     this.outcome = 'error';
-    this.ctx.log.log('error', error.message, { requestId: this.ctx.requestId, backend: this.ctx.backend });
+    // nginx logs what the client did (went away mid-body) at info, backend faults at error.
+    const level = error.source === 'client' ? 'info' : 'error';
+    this.ctx.log.log(level, error.message, { requestId: this.ctx.requestId, backend: this.ctx.backend });
     if (!this.res.headersSent) {
       this.status = error.status;
       this.finished = true;

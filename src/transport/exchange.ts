@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { SpillBuffer } from '../buffering/spill-buffer.ts';
 import { CgiResponseHeadParser, type CgiResponseHead } from '../cgi/response-head.ts';
-import { GatewayError, UpstreamError, UpstreamTimeoutError } from '../errors.ts';
+import { ClientRequestError, GatewayError, UpstreamError, UpstreamTimeoutError } from '../errors.ts';
 import type { Param } from '../protocol/params.ts';
 
 /** The request body as the transport receives it. */
@@ -240,11 +240,13 @@ export abstract class SocketExchange {
     this.requestSent();
   }
 
+  /** The client's fault, not the backend's: a balancer must not count it against the backend. */
   private onSourceAborted(): void {
     this.fail(
-      new UpstreamError(
+      new ClientRequestError(
         'ERR_CLIENT_BODY_INCOMPLETE',
-        'client closed the connection before sending its whole body',
+        'client prematurely closed connection while sending the body',
+        400,
       ),
     );
   }
