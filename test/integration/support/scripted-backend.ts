@@ -36,6 +36,8 @@ export interface ScriptedBackend extends AsyncDisposable {
   readonly address: string;
   /** Connections accepted (a test that expects none checks this stays 0). */
   readonly connections: number;
+  /** Resolves when the next connection (of any request state) is closed. */
+  nextClose(): Promise<void>;
   readonly exchanges: readonly ScriptedExchange[];
   /** The next exchange whose request has fully arrived. */
   nextExchange(): Promise<ScriptedExchange>;
@@ -118,6 +120,7 @@ export async function startScriptedBackend(
 ): Promise<ScriptedBackend> {
   const exchanges: ScriptedExchange[] = [];
   const waiters: Array<(e: ScriptedExchange) => void> = [];
+  const closeWaiters: Array<() => void> = [];
   const sockets = new Set<Socket>();
   let connections = 0;
 
@@ -138,6 +141,7 @@ export async function startScriptedBackend(
       gatewayClosed = true;
       sockets.delete(socket);
       resolveClosed();
+      for (const w of closeWaiters.splice(0)) w();
     });
     const received: Buffer[] = [];
     let receivedLength = 0;
@@ -231,6 +235,7 @@ export async function startScriptedBackend(
     get connections() {
       return connections;
     },
+    nextClose: () => new Promise((resolve) => closeWaiters.push(resolve)),
     exchanges,
     nextExchange: () => new Promise((resolve) => waiters.push(resolve)),
     close,
