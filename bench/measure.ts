@@ -18,7 +18,19 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { runStreamProbe } from './load/stream-probe.ts';
 import { runWrk, type WrkResult } from './load/wrk.ts';
-import { cpuMs, LOAD_CPU, peakRssKiB, processTree, resetPeakRss, rssKiB, startProcess } from './proc.ts';
+import {
+  cpuJiffies,
+  cpuMs,
+  foreignCpuMs,
+  foreignTicks,
+  GATEWAY_CPU,
+  LOAD_CPU,
+  peakRssKiB,
+  processTree,
+  resetPeakRss,
+  rssKiB,
+  startProcess,
+} from './proc.ts';
 import type { RunSettings, Workload } from './workloads.ts';
 
 export interface Latency {
@@ -44,6 +56,17 @@ export interface Result {
   readonly cpuPct?: number;
   /** CPU % of the backend process serving the route, same window (is the backend the limit?). */
   readonly backendCpuPct?: number;
+  /**
+   * How busy each core was in the window (/proc/stat, softirq included): the gateway's core and
+   * the core wrk and the backends share. A load core near 100 % means the figure is the load
+   * generator's, not the gateway's.
+   */
+  readonly corePct?: { readonly gateway: number; readonly load: number };
+  /**
+   * CPU % used by processes the bench did not start (another test suite on a shared machine):
+   * above a few % the figures of this run are disturbed.
+   */
+  readonly foreignCpuPct?: number;
   readonly peakRssMiB?: number;
   readonly errors?: { readonly non2xx: number; readonly socket: number };
   readonly idle?: {
@@ -78,10 +101,25 @@ function round(value: number, digits: number): number {
   return Math.round(value * f) / f;
 }
 
-function window(target: Target): {
-  stop(): { cpuMs: number; backendMs: number; wallMs: number; pids: number[] };
-} {
+interface Window {
+  readonly cpuMs: number;
+  readonly backendMs: number;
+  readonly wallMs: number;
+  readonly pids: number[];
+  readonly corePct: { readonly gateway: number; readonly load: number };
+  readonly foreignCpuPct: number;
+}
+
+function busyPct(before: { busy: number; total: number }, after: { busy: number; total: number }): number {
+  const total = after.total - before.total;
+  return total > 0 ? Math.round(((after.busy - before.busy) / total) * 100) : 0;
+}
+
+function window(target: Target): { stop(): Window } {
   const pids = processTree(target.pid);
+  const gatewayCore = cpuJiffies(GATEWAY_CPU);
+  const loadCore = cpuJiffies(LOAD_CPU);
+  const foreign = foreignTicks();
   const backend = target.backendPid === undefined ? [] : processTree(target.backendPid);
   const cpu0 = cpuMs(pids);
   const backend0 = cpuMs(backend);
@@ -94,6 +132,11 @@ function window(target: Target): {
         backendMs: cpuMs(backend) - backend0,
         wallMs: performance.now() - t0,
         pids: [...now],
+        foreignCpuPct: Math.round((foreignCpuMs(foreign, foreignTicks()) / (performance.now() - t0)) * 100),
+        corePct: {
+          gateway: busyPct(gatewayCore, cpuJiffies(GATEWAY_CPU)),
+          load: busyPct(loadCore, cpuJiffies(LOAD_CPU)),
+        },
       };
     },
   };
@@ -133,6 +176,8 @@ async function measureWrk(w: Workload, t: Target, s: RunSettings, phase: Phase):
     cpuMsPer1k: r.requests > 0 ? round((m.cpuMs / r.requests) * 1000, 1) : 0,
     cpuPct: Math.round((m.cpuMs / m.wallMs) * 100),
     ...(t.backendPid === undefined ? {} : { backendCpuPct: Math.round((m.backendMs / m.wallMs) * 100) }),
+    corePct: m.corePct,
+    foreignCpuPct: m.foreignCpuPct,
     peakRssMiB: round(peakRssKiB(m.pids) / MIB, 1),
     errors: wrkErrors(r),
   };
@@ -176,6 +221,7 @@ async function measureStream(w: Workload, t: Target, s: RunSettings, phase: Phas
     mbps: round(r.bytes / r.seconds / 1e6, 2),
     cpuMsPer1k: r.requests > 0 ? round((m.cpuMs / r.requests) * 1000, 1) : 0,
     cpuPct: Math.round((m.cpuMs / m.wallMs) * 100),
+    foreignCpuPct: m.foreignCpuPct,
     peakRssMiB: round(peakRssKiB(m.pids) / MIB, 1),
     errors: { non2xx: r.errors, socket: 0 },
     stream: { expectedChunks: r.expectedChunks, receivedChunks: r.receivedChunks },
@@ -227,6 +273,7 @@ async function measureIdle(w: Workload, t: Target, s: RunSettings, phase: Phase)
       seconds: round(opened.ms / 1000, 2),
       cpuMsPer1k: opened.opened > 0 ? round((m.cpuMs / opened.opened) * 1000, 1) : 0,
       cpuPct: Math.round((m.cpuMs / m.wallMs) * 100),
+      foreignCpuPct: m.foreignCpuPct,
       peakRssMiB: round(peakRssKiB(m.pids) / MIB, 1),
       errors: { non2xx: 0, socket: opened.failed },
       idle: {

@@ -184,6 +184,8 @@ interface Stat {
   readonly ppid: number;
   /** utime + stime in ticks. */
   readonly ticks: number;
+  /** cutime + cstime: children that exited and were reaped. */
+  readonly childTicks: number;
 }
 
 function readStat(pid: number): Stat | undefined {
@@ -196,7 +198,11 @@ function readStat(pid: number): Stat | undefined {
   // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
   const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
   // fields[0] is field 3 (state): ppid is field 4, utime 14, stime 15.
-  return { ppid: Number(fields[1]), ticks: Number(fields[11]) + Number(fields[12]) };
+  return {
+    ppid: Number(fields[1]),
+    ticks: Number(fields[11]) + Number(fields[12]),
+    childTicks: Number(fields[13]) + Number(fields[14]),
+  };
 }
 
 /** CPU time (user + system) of the processes, in milliseconds. */
@@ -246,6 +252,50 @@ export function resetPeakRss(pids: readonly number[]): boolean {
     }
   }
   return ok;
+}
+
+/**
+ * CPU ticks (own + reaped children) of every process that is not the bench's (the runner and
+ * what it started) and not a kernel thread: other work on the machine, such as a test suite
+ * running beside the bench. Compared before and after a run by foreignCpuMs.
+ */
+export function foreignTicks(): Map<number, number> {
+  const ours = new Set(processTree(process.pid));
+  const out = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    const pid = Number(entry);
+    if (!Number.isInteger(pid) || ours.has(pid) || pid === 2) continue;
+    const stat = readStat(pid);
+    if (stat === undefined || stat.ppid === 2) continue;
+    out.set(pid, stat.ticks + stat.childTicks);
+  }
+  return out;
+}
+
+/** CPU milliseconds other processes used between two foreignTicks() snapshots. */
+export function foreignCpuMs(
+  before: ReadonlyMap<number, number>,
+  after: ReadonlyMap<number, number>,
+): number {
+  let ticks = 0;
+  for (const [pid, t] of after) ticks += Math.max(0, t - (before.get(pid) ?? 0));
+  return (ticks * 1000) / CLK_TCK;
+}
+
+/** Busy and total jiffies of one CPU from /proc/stat (busy: all but idle and iowait). */
+export function cpuJiffies(cpu: string): { busy: number; total: number } {
+  let text: string;
+  try {
+    text = readFileSync('/proc/stat', 'latin1');
+  } catch {
+    return { busy: 0, total: 0 };
+  }
+  const line = new RegExp(`^cpu${cpu} (.*)$`, 'm').exec(text);
+  if (line === null) return { busy: 0, total: 0 };
+  // user nice system idle iowait irq softirq steal (guest time is already in user).
+  const f = line[1]!.trim().split(/\s+/).map(Number).slice(0, 8);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
 }
 
 /** Runs a command to completion, killed after `timeoutMs`; resolves with its exit code and output. */

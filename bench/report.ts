@@ -94,7 +94,19 @@ const ERRORS: Column = {
   header: 'errors',
   value: (r) => (r.errors === undefined ? '' : `${r.errors.non2xx}/${r.errors.socket}`),
 };
-const NOTES: Column = { header: 'notes', value: (r) => r.notes.join('; '), left: true };
+/** Processes the bench did not start used this much CPU during the run (a shared machine). */
+const BUSY_PCT = 5;
+
+const NOTES: Column = {
+  header: 'notes',
+  value: (r) => {
+    const notes = [...r.notes];
+    if ((r.foreignCpuPct ?? 0) >= BUSY_PCT)
+      notes.push(`DISTURBED: other processes used ${r.foreignCpuPct}% CPU`);
+    return notes.join('; ');
+  },
+  left: true,
+};
 const CPU1K: Column = { header: 'CPU ms/1k', value: (r) => dec(r.cpuMsPer1k, 1) };
 const CPU: Column = { header: 'CPU %', value: (r) => int(r.cpuPct) };
 const RSS: Column = { header: 'peak RSS MiB', value: (r) => dec(r.peakRssMiB, 1) };
@@ -110,6 +122,7 @@ const WRK_COLUMNS: readonly Column[] = [
   CPU1K,
   CPU,
   { header: 'backend CPU %', value: (r) => int(r.backendCpuPct) },
+  { header: 'load core %', value: (r) => int(r.corePct?.load) },
   RSS,
   ERRORS,
   NOTES,

@@ -13,6 +13,7 @@ import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { type Backends, buildBackends, startBackends } from './backends.ts';
 import { versionOf } from './gateways/common.ts';
@@ -21,14 +22,14 @@ import { porticoNode } from './gateways/portico.ts';
 import type { Gateway, RunningGateway } from './gateways/types.ts';
 import { WRK } from './load/wrk.ts';
 import { measure, type Result } from './measure.ts';
-import { CORES, freePort, GATEWAY_CPU, LOAD_CPU } from './proc.ts';
+import { CORES, foreignCpuMs, foreignTicks, freePort, GATEWAY_CPU, LOAD_CPU } from './proc.ts';
 import { Progress } from './progress.ts';
 import { formatTables, rate } from './report.ts';
 import { workloadChart } from './svg.ts';
 import { type RunSettings, settingsFor, WORKLOADS, type Workload } from './workloads.ts';
 
 const USAGE = `usage: node bench/run.ts [--quick] [--only GATEWAY[,..]] [--workload NAME[,..]]
-                         [--duration SECONDS] [--warmup SECONDS] [--markdown]
+                         [--duration SECONDS] [--warmup SECONDS] [--quiet-wait SECONDS] [--markdown]
 gateways:  ${GATEWAYS.map((g) => g.name).join(', ')}
 workloads: ${WORKLOADS.map((w) => w.name).join(', ')}
 `;
@@ -43,6 +44,7 @@ function parse() {
       workload: { type: 'string', multiple: true },
       duration: { type: 'string' },
       warmup: { type: 'string' },
+      'quiet-wait': { type: 'string' },
       markdown: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -76,6 +78,7 @@ function parse() {
     workloads,
     duration: seconds(values.duration, 'duration', 1),
     warmup: seconds(values.warmup, 'warmup', 0),
+    quietWait: seconds(values['quiet-wait'], 'quiet-wait', 0),
   };
 }
 
@@ -128,7 +131,7 @@ async function main(): Promise<number> {
     return 0;
   }
   process.chdir(REPO);
-  const settings = settingsFor(args.quick, args.duration, args.warmup);
+  const settings = settingsFor(args.quick, args.duration, args.warmup, args.quietWait);
   const workloads = WORKLOADS.filter((w) =>
     args.workloads !== undefined ? args.workloads.includes(w.name) : !args.quick || w.quick,
   );
@@ -285,6 +288,7 @@ async function runGateway(g: Gateway, runnable: readonly Workload[], ctx: RunCon
       const note = g.note(w.route);
       const notes = note === undefined ? [] : [note];
       ctx.progress.next(g.name, w.name);
+      await waitForQuiet(ctx);
       try {
         const backendPid = ctx.backends.pids[w.route];
         const target = {
@@ -311,6 +315,18 @@ async function runGateway(g: Gateway, runnable: readonly Workload[], ctx: RunCon
     }
   } finally {
     await stop();
+  }
+}
+
+/** Waits (bounded by settings.quietWaitS) until other processes use less than 5 % CPU. */
+async function waitForQuiet(ctx: RunContext): Promise<void> {
+  const deadline = Date.now() + ctx.settings.quietWaitS * 1000;
+  while (Date.now() < deadline) {
+    const before = foreignTicks();
+    await delay(500);
+    const pct = Math.round((foreignCpuMs(before, foreignTicks()) / 500) * 100);
+    if (pct < 5) return;
+    ctx.progress.phase(`waiting for a quiet machine (other processes at ${pct}% CPU)`);
   }
 }
 

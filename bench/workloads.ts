@@ -152,9 +152,19 @@ export interface RunSettings {
   /** Idle workload: how long opening may take, and how long the clients are held. */
   readonly idleDeadlineMs: number;
   readonly idleHoldMs: number;
+  /**
+   * Before each workload, wait up to this many seconds for processes the bench did not start
+   * to use less than 5 % CPU (another test suite on a shared machine).
+   */
+  readonly quietWaitS: number;
 }
 
-export function settingsFor(quick: boolean, durationS?: number, warmupS?: number): RunSettings {
+export function settingsFor(
+  quick: boolean,
+  durationS?: number,
+  warmupS?: number,
+  quietWaitS?: number,
+): RunSettings {
   return {
     quick,
     durationS: durationS ?? (quick ? 2 : 8),
@@ -164,5 +174,6 @@ export function settingsFor(quick: boolean, durationS?: number, warmupS?: number
     streamIntervalMs: 10,
     idleDeadlineMs: 60_000,
     idleHoldMs: 30_000,
+    quietWaitS: quietWaitS ?? (quick ? 0 : 20),
   };
 }
