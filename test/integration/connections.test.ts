@@ -123,6 +123,18 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
       assert.equal(responses[8]?.headers.get('connection'), 'close');
     });
 
+    it('413 on Content-Length closes the connection: the unread body is never parsed as a next request (CVE-2022-22720)', async () => {
+      const before = backend.exchanges.length;
+      const smuggled = 'GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n';
+      const conn = await RawConnection.open(gw.address);
+      conn.write(`POST /big HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n${smuggled}`);
+      const data = (await conn.readToClose()).toString('latin1');
+      assert.match(data, /^HTTP\/1\.1 413 /);
+      assert.equal(data.match(/HTTP\/1\.1 /g)?.length, 1, data);
+      assert.match(data, /\r\nConnection: close\r\n/);
+      assert.equal(backend.exchanges.length, before);
+    });
+
     it('a client that leaves mid-upload: the backend connection closes, the log blames the client', async () => {
       const before = gw.log.lines.length;
       const connections = backend.connections;
