@@ -5,9 +5,11 @@
  * backend connection must close and whose departure is the client's doing in the log.
  */
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { makeTempDir, type TempDir } from '../support/ports.ts';
+import { rawHttpRequest } from '../support/raw-clients.ts';
 import { showLog, startTestGateway, type TestGateway } from './support/gateway.ts';
 import { RawConnection } from './support/http.ts';
 import { type ScriptedBackend, startScriptedBackend } from './support/scripted-backend.ts';
@@ -160,3 +162,43 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
     });
   });
 }
+
+describe('gateway listeners', () => {
+  let root: TempDir;
+  let backend: ScriptedBackend;
+  let gw: TestGateway;
+
+  before(async () => {
+    root = await makeTempDir('listen-root');
+    backend = await startScriptedBackend('scgi', (ex) => {
+      ex.stdout(`Content-Type: text/plain\r\n\r\n${ex.get('REMOTE_ADDR')}|${ex.get('SERVER_PORT')}`);
+      ex.end();
+    });
+    gw = await startTestGateway({
+      root: root.path,
+      listen: [`unix:${join(root.path, 'portico.sock')}`, '[::1]:0'],
+      locations: [{ match: '/', scgi: { pass: backend.address } }],
+    });
+  });
+
+  after(async () => {
+    await gw?.close();
+    await backend?.close();
+    await root?.cleanup();
+  });
+
+  it('a unix socket listener serves requests', async () => {
+    assert.equal(gw.urls[0], `unix:${join(root.path, 'portico.sock')}`);
+    const res = await rawHttpRequest(gw.urls[0]!, { method: 'GET', target: '/x' });
+    assert.equal(res.status, 200);
+  });
+
+  it('an IPv6 listener serves requests; REMOTE_ADDR is ::1', async () => {
+    const url = gw.urls[1]!;
+    assert.match(url, /^http:\/\/\[::1\]:\d+\/$/);
+    const address = url.replace(/^http:\/\//, '').replace(/\/$/, '');
+    const res = await rawHttpRequest(address, { method: 'GET', target: '/y' });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), `::1|${address.split(':').at(-1)}`);
+  });
+});

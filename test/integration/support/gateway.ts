@@ -15,6 +15,8 @@ export interface TestGateway extends AsyncDisposable {
   /** `127.0.0.1:PORT`, for the raw clients. */
   readonly address: string;
   readonly log: MemoryLogger;
+  /** Every listener, as startGateway reports them (`http://host:port/`, `unix:/path`). */
+  readonly urls: readonly string[];
   /** client_body_temp_path: a private dir, so tests can check spill files are removed. */
   readonly bodyTempDir: string;
   close(): Promise<void>;
@@ -53,7 +55,15 @@ export async function startTestGateway(config: Record<string, unknown>): Promise
       })();
       return closing;
     };
-    return { url, address, log, bodyTempDir: tmp.path, close, [Symbol.asyncDispose]: close };
+    return {
+      url,
+      address,
+      log,
+      urls: handle.urls,
+      bodyTempDir: tmp.path,
+      close,
+      [Symbol.asyncDispose]: close,
+    };
   } catch (error) {
     await tmp.cleanup();
     throw error;
