@@ -32,6 +32,11 @@ const ready = (): void => {
 };
 fcgi.listen({ host: '127.0.0.1', port: fcgiPort, backlog: 4096 }, ready);
 scgi.listen({ host: '127.0.0.1', port: scgiPort, backlog: 4096 }, ready);
+// Spawned detached by the bench: if the bench dies without stopping us, we are reparented; exit.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) process.exit(0);
+}, 1000).unref();
 process.once('SIGTERM', () => {
   fcgi.close();
   scgi.close();
