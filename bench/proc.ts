@@ -184,8 +184,6 @@ interface Stat {
   readonly ppid: number;
   /** utime + stime in ticks. */
   readonly ticks: number;
-  /** cutime + cstime: children that exited and were reaped. */
-  readonly childTicks: number;
 }
 
 function readStat(pid: number): Stat | undefined {
@@ -201,7 +199,6 @@ function readStat(pid: number): Stat | undefined {
   return {
     ppid: Number(fields[1]),
     ticks: Number(fields[11]) + Number(fields[12]),
-    childTicks: Number(fields[13]) + Number(fields[14]),
   };
 }
 
@@ -255,9 +252,12 @@ export function resetPeakRss(pids: readonly number[]): boolean {
 }
 
 /**
- * CPU ticks (own + reaped children) of every process that is not the bench's (the runner and
- * what it started) and not a kernel thread: other work on the machine, such as a test suite
- * running beside the bench. Compared before and after a run by foreignCpuMs.
+ * CPU ticks of every process that is not the bench's (the runner and what it started) and not
+ * a kernel thread: other work on the machine, such as a test suite running beside the bench.
+ * Compared before and after a run by foreignCpuMs. Reaped children's time (cutime) is left
+ * out: it lands on the parent all at once when the child exits, whole lifetime included, and
+ * would show as a spike; a process that starts and ends between two snapshots is missed, so
+ * this undercounts rather than overcounts.
  */
 export function foreignTicks(): Map<number, number> {
   const ours = new Set(processTree(process.pid));
@@ -267,7 +267,7 @@ export function foreignTicks(): Map<number, number> {
     if (!Number.isInteger(pid) || ours.has(pid) || pid === 2) continue;
     const stat = readStat(pid);
     if (stat === undefined || stat.ppid === 2) continue;
-    out.set(pid, stat.ticks + stat.childTicks);
+    out.set(pid, stat.ticks);
   }
   return out;
 }
