@@ -3,13 +3,13 @@ import { type CgiResponseHead, HOP_BY_HOP_RESPONSE_HEADERS } from '../cgi/respon
 import { type GatewayError, ProtocolError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ExchangeSink } from '../transport/exchange.ts';
+import { sendErrorPage } from './error-page.ts';
 
 /** The part of an exchange the responder drives. */
 export interface ExchangeControl {
   resume(): void;
   abort(): void;
 }
-import { sendErrorPage } from './error-page.ts';
 
 /** What the responder needs to know of the request it answers. */
 export interface ResponderContext {
@@ -19,6 +19,8 @@ export interface ResponderContext {
   readonly log: Logger;
   /** nginx hides these backend headers by default (C.1.2); lower-case. */
   readonly hiddenHeaders: ReadonlySet<string>;
+  /** nginx send_timeout: the longest a client may take to accept more of the response; 0 = none. */
+  readonly sendTimeout: number;
 }
 
 /**
@@ -42,6 +44,7 @@ export class ClientResponder implements ExchangeSink {
   private sent = 0;
   private bodyAllowed = true;
   private finished = false;
+  private stalled: NodeJS.Timeout | undefined;
   /** Status sent to the client, for the access log. */
   status = 0;
   /** Body bytes sent to the client, for the access log ($body_bytes_sent). */
@@ -54,6 +57,7 @@ export class ClientResponder implements ExchangeSink {
     this.res = res;
     this.ctx = ctx;
     this.onDrain = this.onDrain.bind(this);
+    this.onSendTimeout = this.onSendTimeout.bind(this);
     res.on('drain', this.onDrain);
   }
 
@@ -111,7 +115,12 @@ export class ClientResponder implements ExchangeSink {
     }
     this.sent += chunk.length;
     this.bodyBytes += chunk.length;
-    return this.res.write(chunk);
+    if (this.res.write(chunk)) return true;
+    // The client is not reading: it gets send_timeout to take more, as nginx gives it.
+    if (this.stalled === undefined && this.ctx.sendTimeout > 0) {
+      this.stalled = setTimeout(this.onSendTimeout, this.ctx.sendTimeout);
+    }
+    return false;
   }
 
   onEnd(): void {
@@ -161,6 +170,7 @@ export class ClientResponder implements ExchangeSink {
 
   private endClient(): void {
     this.finished = true;
+    this.clearStall();
     this.exchange?.abort();
     this.res.end();
   }
@@ -172,6 +182,7 @@ export class ClientResponder implements ExchangeSink {
    */
   private abortClient(): void {
     this.finished = true;
+    this.clearStall();
     this.exchange?.abort();
     const socket = this.res.socket;
     if (socket === null || socket.destroyed) this.res.destroy();
@@ -179,6 +190,27 @@ export class ClientResponder implements ExchangeSink {
   }
 
   private onDrain(): void {
+    this.clearStall();
     this.exchange?.resume();
+  }
+
+  private clearStall(): void {
+    if (this.stalled !== undefined) {
+      clearTimeout(this.stalled);
+      this.stalled = undefined;
+    }
+  }
+
+  private onSendTimeout(): void {
+    this.stalled = undefined;
+    if (this.finished) return;
+    this.outcome = 'error';
+    this.ctx.log.log('info', 'client timed out while sending response to client', {
+      requestId: this.ctx.requestId,
+      backend: this.ctx.backend,
+    });
+    this.finished = true;
+    this.exchange?.abort();
+    this.res.destroy();
   }
 }

@@ -16,6 +16,8 @@ import type { RouteRequest, Router } from './route.ts';
 export interface HandlerOptions {
   readonly router: Router;
   readonly limits: BodyLimits;
+  /** nginx send_timeout (ms; 0 = none). */
+  readonly sendTimeout: number;
   readonly log: Logger;
   readonly accessLog: AccessLog | undefined;
 }
@@ -125,6 +127,7 @@ export class RequestHandler {
         method: request.method,
         log: this.options.log,
         hiddenHeaders: route.hiddenHeaders,
+        sendTimeout: this.options.sendTimeout,
       });
       const exchangeRequest = {
         params,
@@ -170,7 +173,7 @@ export class RequestHandler {
     const level = gatewayError.source === 'client' ? 'info' : 'error';
     this.options.log.log(level, gatewayError.message, {
       requestId,
-      client: req.socket.remoteAddress,
+      client: req.socket?.remoteAddress,
       backend: state.upstreamAddr === '' ? undefined : state.upstreamAddr,
       request: `${req.method} ${req.url}`,
     });
@@ -195,7 +198,7 @@ export class RequestHandler {
     if (accessLog === undefined) return;
     const responder = state.responder;
     accessLog.write({
-      remoteAddr: req.socket.remoteAddress ?? '-',
+      remoteAddr: req.socket?.remoteAddress ?? '-',
       time: new Date(performance.timeOrigin + started),
       requestLine: `${req.method} ${req.url} HTTP/${req.httpVersion}`,
       status: res.headersSent ? res.statusCode : 499,

@@ -34,7 +34,13 @@ export async function startGateway(
     config.access_log.path === 'off'
       ? undefined
       : new AccessLog(openLogStream(config.access_log.path), config.access_log.format);
-  const handler = new RequestHandler({ router: runtime.router, limits: runtime.limits, log, accessLog });
+  const handler = new RequestHandler({
+    router: runtime.router,
+    limits: runtime.limits,
+    sendTimeout: runtime.sendTimeout,
+    log,
+    accessLog,
+  });
   const servers: Server[] = [];
   const urls: string[] = [];
   try {

@@ -30,6 +30,8 @@ export interface Runtime {
   readonly listen: readonly ListenTarget[];
   readonly front: FrontOptions;
   readonly limits: BodyLimits;
+  /** nginx send_timeout, between two writes to the client. */
+  readonly sendTimeout: number;
   readonly router: Router;
   readonly routes: readonly BackendRoute[];
 }
@@ -308,6 +310,7 @@ export function compileRuntime(config: PorticoConfig, _configFile?: string): Run
       bodyTempPath: config.client_body_temp_path,
       bodyTimeout: config.client_body_timeout,
     },
+    sendTimeout: config.send_timeout,
     router: new GatewayRouter(proxyPass, locations),
     routes,
   };
