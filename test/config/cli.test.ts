@@ -7,7 +7,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { get as httpGet } from 'node:http';
-import { type AddressInfo, createServer, type Socket } from 'node:net';
+import { type AddressInfo, createConnection, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -199,6 +199,64 @@ test('serve: a second signal exits at once, without waiting for the drain', asyn
     );
   } finally {
     for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => backend.close(() => resolve()));
+  }
+});
+
+test('serve: SIGTERM stops accepting, lets an in-flight request finish, then exits 0', async () => {
+  // A backend that holds its answer until the test has sent SIGTERM.
+  let answer: (() => void) | undefined;
+  const backend = createServer((socket) => {
+    socket.on('error', () => {});
+    socket.once('data', () => {
+      answer = () => socket.end('Status: 200 OK\r\nContent-Type: text/plain\r\n\r\nfinished during drain');
+    });
+  });
+  await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+  const port = (backend.address() as AddressInfo).port;
+  try {
+    await withConfig(
+      `listen: ["127.0.0.1:0"]\nshutdown_timeout: 10m\naccess_log: { path: "off" }\nlocations:\n  - { match: /, scgi: { pass: "127.0.0.1:${port}" } }\n`,
+      async (file) => {
+        const { child, url, stderr } = await startServe(file);
+        const exit = exitOf(child);
+        const accepted = new Promise<void>((resolve) => backend.once('connection', () => resolve()));
+        const response = new Promise<{ status: number | undefined; body: string }>((resolve, reject) => {
+          httpGet(url, (res) => {
+            let body = '';
+            res.setEncoding('utf8');
+            res.on('data', (c: string) => {
+              body += c;
+            });
+            res.on('end', () => resolve({ status: res.statusCode, body }));
+          }).on('error', reject);
+        });
+        await accepted;
+        child.kill('SIGTERM');
+        await new Promise<void>((resolve) => {
+          const check = (): void => {
+            if (stderr().includes('shutting down') && answer !== undefined) resolve();
+            else setTimeout(check, 10);
+          };
+          check();
+        });
+        // No new connections while draining.
+        const { port: gatewayPort } = new URL(url);
+        const refused = await new Promise<string>((resolve) => {
+          const probe = createConnection(Number(gatewayPort), '127.0.0.1');
+          probe.on('connect', () => {
+            probe.destroy();
+            resolve('connected');
+          });
+          probe.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'error'));
+        });
+        assert.equal(refused, 'ECONNREFUSED');
+        answer?.();
+        assert.deepEqual(await response, { status: 200, body: 'finished during drain' });
+        assert.equal(await exit, 0);
+      },
+    );
+  } finally {
     await new Promise<void>((resolve) => backend.close(() => resolve()));
   }
 });
