@@ -42,7 +42,9 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
         const uri = ex.get('REQUEST_URI') ?? '';
         if (uri === '/slow/hang') return; // never answers
         if (uri === '/statusline') ex.stdout('HTTP/1.1 201 Created\r\nContent-Type: text/plain\r\n\r\nmade');
-        else ex.stdout(RESPONSES[uri] ?? 'Status: 404 Not Found\r\n\r\n');
+        // `/x/` answers as `/x` does: the same response outside the exact locations below.
+        else
+          ex.stdout(RESPONSES[uri] ?? RESPONSES[uri.replace(/\/$/, '')] ?? 'Status: 404 Not Found\r\n\r\n');
         ex.end();
       });
       gw = await startTestGateway({
@@ -50,6 +52,11 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
         locations: [
           { match: '/', [protocol]: { pass: backend.address } },
           { match: '/slow/', [protocol]: { pass: backend.address, read_timeout: '200ms' } },
+          {
+            match: '= /hidden',
+            [protocol]: { pass: backend.address, hide_header: ['Vary'], pass_header: ['X-Accel-Expires'] },
+          },
+          { match: '= /cookies', [protocol]: { pass: backend.address, hide_header: ['Set-Cookie'] } },
         ],
       });
     });
@@ -69,13 +76,23 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
     });
 
     it('repeated headers stay separate and in order', async () => {
-      const res = await get('/cookies');
+      const res = await get('/cookies/');
       assert.deepEqual(header(res, 'set-cookie'), ['a=1; Path=/', 'b=2']);
       assert.deepEqual(header(res, 'vary'), ['Accept', 'Cookie']);
     });
 
+    it('hide_header hides every copy of a header; pass_header un-hides a default-hidden one', async () => {
+      const cookies = await get('/cookies');
+      assert.deepEqual(header(cookies, 'set-cookie'), []);
+      assert.deepEqual(header(cookies, 'vary'), ['Accept', 'Cookie']);
+      const hidden = await get('/hidden');
+      assert.deepEqual(header(hidden, 'x-accel-expires'), ['10']);
+      assert.deepEqual(header(hidden, 'x-accel-redirect'), []);
+      assert.deepEqual(header(hidden, 'status'), []);
+    });
+
     it("nginx's hidden headers (Status, X-Accel-*) do not reach the client", async () => {
-      const res = await get('/hidden');
+      const res = await get('/hidden/');
       assert.equal(res.status, 200);
       for (const name of ['status', 'x-accel-redirect', 'x-accel-buffering', 'x-accel-expires']) {
         assert.deepEqual(header(res, name), [], name);
