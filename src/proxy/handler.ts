@@ -202,7 +202,10 @@ export class RequestHandler {
       time: new Date(performance.timeOrigin + started),
       requestLine: `${req.method} ${req.url} HTTP/${req.httpVersion}`,
       status: res.headersSent ? res.statusCode : 499,
-      bodyBytes: responder?.bodyBytes ?? 0,
+      // Pages Portico wrote itself (errors, redirects) count as nginx counts them.
+      bodyBytes:
+        responder?.bodyBytes ??
+        (req.method === 'HEAD' || !res.headersSent ? 0 : Number(res.getHeader('content-length') ?? 0)),
       referer: req.headers.referer,
       userAgent: req.headers['user-agent'],
       upstreamAddr: state.upstreamAddr,
