@@ -91,7 +91,7 @@ const vs = (r: RatedResult): Ratios | undefined => r.ratios?.[REFERENCE];
 
 const NAME: Column = { header: 'gateway', value: (r) => r.gateway, left: true };
 const ERRORS: Column = {
-  header: 'errors',
+  header: 'errors HTTP/socket',
   value: (r) => (r.errors === undefined ? '' : `${r.errors.non2xx}/${r.errors.socket}`),
 };
 /** Processes the bench did not start used this much CPU during the run (a shared machine). */
@@ -208,7 +208,7 @@ export function formatTables(
     const rows = results.filter((r) => r.workload === w.name);
     if (rows.length === 0) continue;
     const how = w.kind === 'wrk' ? ` (${settings.durationS} s measured)` : '';
-    out.push(markdown ? `#### ${w.name}: ${w.title}${how}\n` : `\n${w.name}: ${w.title}${how}`);
+    out.push(markdown ? `\n#### ${w.name}: ${w.title}${how}\n` : `\n${w.name}: ${w.title}${how}`);
     out.push(renderTable(columnsFor(w), rows, markdown));
   }
   const summary = summaryRows(results, workloads);

@@ -24,12 +24,13 @@ import { WRK } from './load/wrk.ts';
 import { measure, type Result } from './measure.ts';
 import { CORES, foreignCpuMs, foreignTicks, freePort, GATEWAY_CPU, LOAD_CPU } from './proc.ts';
 import { Progress } from './progress.ts';
-import { formatTables, rate } from './report.ts';
+import { formatTables, type RatedResult, rate } from './report.ts';
 import { workloadChart } from './svg.ts';
 import { type RunSettings, settingsFor, WORKLOADS, type Workload } from './workloads.ts';
 
 const USAGE = `usage: node bench/run.ts [--quick] [--only GATEWAY[,..]] [--workload NAME[,..]]
                          [--duration SECONDS] [--warmup SECONDS] [--quiet-wait SECONDS] [--markdown]
+       node bench/run.ts --report bench/results/TIMESTAMP.json [--markdown]   (print a saved run)
 gateways:  ${GATEWAYS.map((g) => g.name).join(', ')}
 workloads: ${WORKLOADS.map((w) => w.name).join(', ')}
 `;
@@ -46,6 +47,7 @@ function parse() {
       warmup: { type: 'string' },
       'quiet-wait': { type: 'string' },
       markdown: { type: 'boolean', default: false },
+      report: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     allowPositionals: false,
@@ -74,6 +76,7 @@ function parse() {
     help: values.help,
     quick: values.quick,
     markdown: values.markdown,
+    report: values.report,
     only,
     workloads,
     duration: seconds(values.duration, 'duration', 1),
@@ -130,6 +133,7 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
+  if (args.report !== undefined) return printSaved(args.report, args.markdown);
   process.chdir(REPO);
   const settings = settingsFor(args.quick, args.duration, args.warmup, args.quietWait);
   const workloads = WORKLOADS.filter((w) =>
@@ -328,6 +332,17 @@ async function waitForQuiet(ctx: RunContext): Promise<void> {
     if (pct < 5) return;
     ctx.progress.phase(`waiting for a quiet machine (other processes at ${pct}% CPU)`);
   }
+}
+
+/** Prints the tables of a saved run (bench/results/<timestamp>.json) again. */
+function printSaved(path: string, markdown: boolean): number {
+  const saved = JSON.parse(readFileSync(path, 'utf8')) as {
+    meta: { settings: RunSettings };
+    workloads: Workload[];
+    results: RatedResult[];
+  };
+  process.stdout.write(`${formatTables(saved.results, saved.workloads, saved.meta.settings, markdown)}\n`);
+  return 0;
 }
 
 function tail(path: string): string {

@@ -11,11 +11,7 @@ import { startProcess, waitForListener } from '../proc.ts';
 import { findExecutable, KEEPALIVE_REQUESTS, MAX_BODY_MIB, versionOf } from './common.ts';
 import type { Availability, Gateway, GatewayContext, Route, RunningGateway } from './types.ts';
 
-const BINARY = findExecutable([
-  process.env.PORTICO_BENCH_APACHE ?? '',
-  '/usr/sbin/apache2',
-  '/usr/sbin/httpd',
-]);
+const BINARY = findExecutable('PORTICO_BENCH_APACHE', ['/usr/sbin/apache2', '/usr/sbin/httpd']);
 const MODULES = process.env.PORTICO_BENCH_APACHE_MODULES ?? '/usr/lib/apache2/modules';
 
 /** Threads of the one child; also its limit of requests in progress at once. */

@@ -10,11 +10,7 @@ import { startProcess, waitForListener } from '../proc.ts';
 import { findExecutable, versionOf } from './common.ts';
 import type { Availability, Gateway, GatewayContext, Route, RunningGateway } from './types.ts';
 
-const BINARY = findExecutable([
-  process.env.PORTICO_BENCH_CADDY ?? '',
-  '/usr/bin/caddy',
-  '/usr/local/bin/caddy',
-]);
+const BINARY = findExecutable('PORTICO_BENCH_CADDY', ['/usr/bin/caddy', '/usr/local/bin/caddy']);
 
 function dial(address: string): string {
   return address.startsWith('unix:') ? `unix/${address.slice(5)}` : address;

@@ -2,9 +2,14 @@
 import { accessSync, constants } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 
-/** The first of `paths` that exists and is executable. */
-export function findExecutable(paths: readonly string[]): string | undefined {
-  for (const path of paths) {
+/**
+ * The gateway's binary: the path in the environment variable `env` when it is set (and only
+ * that one, so `PORTICO_BENCH_CADDY=/nonexistent` shows the skip), else the first of
+ * `paths` that exists and is executable.
+ */
+export function findExecutable(env: string, paths: readonly string[]): string | undefined {
+  const override = process.env[env];
+  for (const path of override !== undefined && override !== '' ? [override] : paths) {
     try {
       accessSync(path, constants.X_OK);
       return path;

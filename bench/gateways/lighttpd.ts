@@ -16,7 +16,7 @@ import {
 } from './common.ts';
 import type { Availability, Gateway, GatewayContext, Route, RunningGateway } from './types.ts';
 
-const BINARY = findExecutable([process.env.PORTICO_BENCH_LIGHTTPD ?? '', '/usr/sbin/lighttpd']);
+const BINARY = findExecutable('PORTICO_BENCH_LIGHTTPD', ['/usr/sbin/lighttpd']);
 
 function backend(address: string): string {
   if (address.startsWith('unix:')) return `"socket" => "${address.slice(5)}"`;

@@ -11,7 +11,7 @@ import { startProcess, waitForListener } from '../proc.ts';
 import { findExecutable, KEEPALIVE_REQUESTS, MAX_BODY_MIB, MAX_CONNECTIONS, versionOf } from './common.ts';
 import type { Availability, Gateway, GatewayContext, Route, RunningGateway } from './types.ts';
 
-const BINARY = findExecutable([process.env.PORTICO_BENCH_NGINX ?? '', '/usr/sbin/nginx', '/usr/bin/nginx']);
+const BINARY = findExecutable('PORTICO_BENCH_NGINX', ['/usr/sbin/nginx', '/usr/bin/nginx']);
 const STOCK = '/etc/nginx';
 
 /** Idle kept connections per worker (nginx `keepalive`): more than the 50 clients of most runs. */
