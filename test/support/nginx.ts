@@ -6,8 +6,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { assertPeerAvailable, retryOnAddressInUse, spawnPeer, waitOrStop } from './peer-process.ts';
-import { getFreePort, makeTempDir, tcpAddress } from './ports.ts';
+import { type ManagedPeer, startManagedPeer } from './managed-peer.ts';
+import { getFreePort, tcpAddress } from './ports.ts';
 
 export const NGINX_PATH: string = process.env.PORTICO_NGINX ?? '/usr/sbin/nginx';
 
@@ -35,78 +35,60 @@ export interface NginxOptions {
   readonly errorLogLevel?: string;
 }
 
-export interface Nginx extends AsyncDisposable {
+export interface Nginx extends ManagedPeer {
   readonly port: number;
   /** "http://127.0.0.1:PORT" */
   readonly origin: string;
-  readonly dir: string;
   readonly confPath: string;
   /** nginx's error_log. */
   readonly logPath: string;
   readonly accessLogPath: string;
-  readonly pid: number;
-  output(): string;
-  stop(): Promise<void>;
 }
 
 export async function startNginx(options: NginxOptions): Promise<Nginx> {
-  assertPeerAvailable('nginx', NGINX_PATH);
-  const tmp = await makeTempDir('nginx');
-  const dir = tmp.path;
-  const confPath = join(dir, 'nginx.conf');
-  const logPath = join(dir, 'error.log');
-  const accessLogPath = join(dir, 'access.log');
-  try {
-    for (const [name, content] of Object.entries(options.files ?? {})) {
-      if (name.includes('/')) throw new Error(`startNginx files: plain names only, got ${name}`);
-      await writeFile(join(dir, name), content);
-    }
-    const { peer, port } = await retryOnAddressInUse(async () => {
+  for (const name of Object.keys(options.files ?? {})) {
+    if (name.includes('/')) throw new Error(`startNginx files: plain names only, got ${name}`);
+  }
+  const peer = await startManagedPeer({
+    name: 'nginx',
+    requires: NGINX_PATH,
+    launch: async (dir) => {
+      const paths = nginxPaths(dir);
+      for (const [name, content] of Object.entries(options.files ?? {})) {
+        await writeFile(join(dir, name), content);
+      }
       const port = await getFreePort();
       const ctx = { port, dir };
       const conf = mainConf({
+        ...paths,
         dir,
-        logPath,
-        accessLogPath,
         errorLogLevel: options.errorLogLevel ?? 'info',
         httpConf: render(options.httpConf ?? '', ctx),
         servers: render(options.conf, ctx),
       });
-      await writeFile(confPath, conf);
-      const peer = await spawnPeer({
-        name: 'nginx',
+      await writeFile(paths.confPath, conf);
+      return {
         command: NGINX_PATH,
         // -e: the error log used before the config is read (Debian's default is stderr, others
         // a system path); -g 'daemon off;' keeps the master as our child.
-        args: ['-p', `${dir}/`, '-e', logPath, '-c', confPath, '-g', 'daemon off;'],
-        cwd: dir,
-        outputPath: join(dir, 'nginx.out'),
+        args: ['-p', `${dir}/`, '-e', paths.logPath, '-c', paths.confPath, '-g', 'daemon off;'],
+        address: tcpAddress(port),
+        logPath: paths.logPath,
         // SIGTERM: fast shutdown (SIGQUIT would wait for open connections to finish).
         stopSignal: 'SIGTERM',
-      });
-      await waitOrStop(peer, tcpAddress(port), logPath);
-      return { peer, port };
-    });
-    const stop = async (): Promise<void> => {
-      await peer.stop();
-      await tmp.cleanup();
-    };
-    return {
-      port,
-      origin: `http://127.0.0.1:${port}`,
-      dir,
-      confPath,
-      logPath,
-      accessLogPath,
-      pid: peer.pid,
-      output: peer.output,
-      stop,
-      [Symbol.asyncDispose]: stop,
-    };
-  } catch (err) {
-    await tmp.cleanup();
-    throw err;
-  }
+      };
+    },
+  });
+  const port = Number(peer.address.slice(peer.address.lastIndexOf(':') + 1)); // tcpAddress(port)
+  return { ...peer, ...nginxPaths(peer.dir), port, origin: `http://127.0.0.1:${port}` };
+}
+
+function nginxPaths(dir: string): { confPath: string; logPath: string; accessLogPath: string } {
+  return {
+    confPath: join(dir, 'nginx.conf'),
+    logPath: join(dir, 'error.log'),
+    accessLogPath: join(dir, 'access.log'),
+  };
 }
 
 function render(template: string | ((ctx: NginxConfContext) => string), ctx: NginxConfContext): string {

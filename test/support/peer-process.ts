@@ -343,16 +343,6 @@ export async function waitFor(
   throw new PeerStartError(`${peer.name} ${why} (waiting for ${what}); output:\n${peer.output()}`, false);
 }
 
-/** Waits for the socket; on failure stops the peer (it may be alive but broken) and rethrows. */
-export async function waitOrStop(peer: PeerProcess, address: string, extraLogPath?: string): Promise<void> {
-  try {
-    await waitUntilListening(peer, address, extraLogPath);
-  } catch (err) {
-    await peer.stop();
-    throw err;
-  }
-}
-
 function tryConnect(address: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect(connectOptions(address));

@@ -4,14 +4,9 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import {
-  assertPeerAvailable,
-  firstExisting,
-  retryOnAddressInUse,
-  spawnPeer,
-  waitOrStop,
-} from './peer-process.ts';
-import { getFreePort, makeTempDir, tcpAddress, unixAddress, unixSocketPath } from './ports.ts';
+import { type ManagedPeer, startManagedPeer } from './managed-peer.ts';
+import { firstExisting } from './peer-process.ts';
+import { bindSpec, peerAddress } from './ports.ts';
 
 /** Debian 12 ships php8.2-fpm; later Debian releases other versions. PORTICO_PHP_FPM overrides. */
 export const PHP_FPM_PATH: string =
@@ -48,67 +43,31 @@ export interface PhpFpmOptions {
   readonly ini?: Readonly<Record<string, string>>;
 }
 
-export interface PhpFpm extends AsyncDisposable {
-  /** "127.0.0.1:PORT" or "unix:/path" */
-  readonly address: string;
+export interface PhpFpm extends ManagedPeer {
   readonly docroot: string;
   /** php-fpm's error_log (master notices, worker output when catchWorkersOutput). */
   readonly logPath: string;
-  readonly dir: string;
-  readonly pid: number;
-  /** Tail of the process's stdout/stderr. */
-  output(): string;
-  stop(): Promise<void>;
 }
 
 export async function startPhpFpm(options: PhpFpmOptions): Promise<PhpFpm> {
-  assertPeerAvailable('php-fpm', PHP_FPM_PATH);
-  const tmp = await makeTempDir('php-fpm');
-  const dir = tmp.path;
-  const logPath = join(dir, 'php-fpm.log');
-  const confPath = join(dir, 'php-fpm.conf');
-  const isRoot = process.getuid?.() === 0;
-  try {
-    const { peer, address } = await retryOnAddressInUse(async () => {
-      const address =
-        options.listen === 'unix'
-          ? unixAddress(unixSocketPath(dir, 'php-fpm.sock'))
-          : tcpAddress(await getFreePort());
+  const peer = await startManagedPeer({
+    name: 'php-fpm',
+    requires: PHP_FPM_PATH,
+    launch: async (dir) => {
+      const logPath = join(dir, 'php-fpm.log');
+      const confPath = join(dir, 'php-fpm.conf');
+      const isRoot = process.getuid?.() === 0;
+      const address = await peerAddress(options.listen, dir, 'php-fpm.sock');
       await writeFile(confPath, fpmConf(options, dir, logPath, address, isRoot));
       const args = ['-n', '-F', '-O', '-y', confPath, '-p', dir];
       // php-fpm refuses to run workers as root unless told to (-R and user = root below).
       if (isRoot) args.push('-R');
       for (const [name, value] of Object.entries(options.ini ?? {})) args.push('-d', `${name}=${value}`);
-      const peer = await spawnPeer({
-        name: 'php-fpm',
-        command: PHP_FPM_PATH,
-        args,
-        cwd: dir,
-        outputPath: join(dir, 'php-fpm.out'),
-        // SIGTERM and SIGINT are php-fpm's immediate shutdown; SIGQUIT would be graceful.
-        stopSignal: 'SIGTERM',
-      });
-      await waitOrStop(peer, address, logPath);
-      return { peer, address };
-    });
-    const stop = async (): Promise<void> => {
-      await peer.stop();
-      await tmp.cleanup();
-    };
-    return {
-      address,
-      docroot: options.docroot,
-      logPath,
-      dir,
-      pid: peer.pid,
-      output: peer.output,
-      stop,
-      [Symbol.asyncDispose]: stop,
-    };
-  } catch (err) {
-    await tmp.cleanup();
-    throw err;
-  }
+      // SIGTERM and SIGINT are php-fpm's immediate shutdown; SIGQUIT would be graceful.
+      return { command: PHP_FPM_PATH, args, address, logPath, stopSignal: 'SIGTERM' };
+    },
+  });
+  return { ...peer, docroot: options.docroot, logPath: join(peer.dir, 'php-fpm.log') };
 }
 
 function fpmConf(
@@ -119,7 +78,7 @@ function fpmConf(
   isRoot: boolean,
 ): string {
   const pool = options.poolOptions ?? {};
-  const listen = address.startsWith('unix:') ? address.slice('unix:'.length) : address;
+  const listen = bindSpec(address);
   const lines = [
     '[global]',
     `pid = ${join(dir, 'php-fpm.pid')}`,

@@ -120,3 +120,17 @@ export function tcpAddress(port: number, host = '127.0.0.1'): string {
 export function unixAddress(path: string): string {
   return `unix:${path}`;
 }
+
+/** A fresh address for a peer to listen on: a free 127.0.0.1 port, or unix socket `socketName` in `dir`. */
+export async function peerAddress(
+  listen: 'tcp' | 'unix' | undefined,
+  dir: string,
+  socketName: string,
+): Promise<string> {
+  return listen === 'unix' ? unixAddress(unixSocketPath(dir, socketName)) : tcpAddress(await getFreePort());
+}
+
+/** The address as php-fpm's `listen` and uwsgi's `--*-socket` take it: "/path" or "host:port". */
+export function bindSpec(address: string): string {
+  return address.startsWith('unix:') ? address.slice('unix:'.length) : address;
+}

@@ -5,8 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { assertPeerAvailable, retryOnAddressInUse, spawnPeer, waitFor, waitOrStop } from './peer-process.ts';
-import { getFreePort, makeTempDir, tcpAddress, unixAddress, unixSocketPath } from './ports.ts';
+import { type ManagedPeer, startManagedPeer } from './managed-peer.ts';
+import { bindSpec, peerAddress } from './ports.ts';
 
 export const UWSGI_PATH: string = process.env.PORTICO_UWSGI ?? '/usr/bin/uwsgi';
 /** Debian's uwsgi-plugin-python3; `--plugin python3` loads it from the default plugins dir. */
@@ -24,36 +24,25 @@ export interface UwsgiPythonOptions {
   readonly extraArgs?: readonly string[];
 }
 
-export interface UwsgiPython extends AsyncDisposable {
-  /** "127.0.0.1:PORT" or "unix:/path" */
-  readonly address: string;
+export interface UwsgiPython extends ManagedPeer {
   /** uwsgi's log: startup banner, request log lines, Python tracebacks. */
   readonly logPath: string;
-  readonly dir: string;
-  readonly pid: number;
-  output(): string;
-  stop(): Promise<void>;
 }
 
 export async function startUwsgiPython(options: UwsgiPythonOptions): Promise<UwsgiPython> {
-  assertPeerAvailable('uwsgi-python3', [UWSGI_PATH, UWSGI_PYTHON3_PLUGIN]);
-  const tmp = await makeTempDir('uwsgi');
-  const dir = tmp.path;
-  const logPath = join(dir, 'uwsgi.out');
-  const acceptingPath = join(dir, 'accepting');
   const processes = options.processes ?? 1;
-  try {
-    const { peer, address } = await retryOnAddressInUse(async () => {
-      const address =
-        options.listen === 'unix'
-          ? unixAddress(unixSocketPath(dir, 'uwsgi.sock'))
-          : tcpAddress(await getFreePort());
-      const bind = address.startsWith('unix:') ? address.slice('unix:'.length) : address;
+  const peer = await startManagedPeer({
+    name: 'uwsgi',
+    checkName: 'uwsgi-python3',
+    requires: [UWSGI_PATH, UWSGI_PYTHON3_PLUGIN],
+    launch: async (dir) => {
+      const acceptingPath = join(dir, 'accepting');
+      const address = await peerAddress(options.listen, dir, 'uwsgi.sock');
       const args = [
         '--plugin',
         'python3',
         options.protocol === 'scgi' ? '--scgi-socket' : '--fastcgi-socket',
-        bind,
+        bindSpec(address),
         '--wsgi-file',
         options.app,
         '--pythonpath',
@@ -83,41 +72,16 @@ export async function startUwsgiPython(options: UwsgiPythonOptions): Promise<Uws
         '--disable-write-exception',
         ...(options.extraArgs ?? []),
       ];
-      const peer = await spawnPeer({
-        name: 'uwsgi',
+      return {
         command: UWSGI_PATH,
         args,
-        cwd: dir,
-        outputPath: logPath,
-        stopSignal: 'SIGTERM',
+        address,
+        ready: { what: 'workers accepting', check: () => countLines(acceptingPath) >= processes },
         graceMs: 8000,
-      });
-      await waitOrStop(peer, address);
-      try {
-        await waitFor(peer, () => countLines(acceptingPath) >= processes, 'workers accepting');
-      } catch (err) {
-        await peer.stop();
-        throw err;
-      }
-      return { peer, address };
-    });
-    const stop = async (): Promise<void> => {
-      await peer.stop();
-      await tmp.cleanup();
-    };
-    return {
-      address,
-      logPath,
-      dir,
-      pid: peer.pid,
-      output: peer.output,
-      stop,
-      [Symbol.asyncDispose]: stop,
-    };
-  } catch (err) {
-    await tmp.cleanup();
-    throw err;
-  }
+      };
+    },
+  });
+  return { ...peer, logPath: peer.outputPath };
 }
 
 function countLines(path: string): number {
