@@ -7,10 +7,9 @@
  * shares code with the thing under test would share its bugs. Names and values are latin1
  * strings, one char per byte, so every byte on the wire is visible.
  */
-import { rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { makeTempDir, tcpAddress, unixAddress, unixSocketPath } from './ports.ts';
+import { listenBackend } from './backend-listener.ts';
 
 export type EnvList = Array<[string, string]>;
 
@@ -108,7 +107,6 @@ async function startRecorder(
   const requests: RecordedRequest[] = [];
   const errors: Error[] = [];
   const waiters: Array<(r: RecordedRequest) => void> = [];
-  const sockets = new Set<Socket>();
   let connections = 0;
   const record = (r: RecordedRequest): void => {
     requests.push(r);
@@ -116,7 +114,6 @@ async function startRecorder(
   };
 
   const server: Server = createServer((socket) => {
-    sockets.add(socket);
     const queue = new ByteQueue();
     const feed = handler(socket, ++connections, record);
     socket.on('data', (chunk: Buffer) => {
@@ -134,32 +131,14 @@ async function startRecorder(
       }
     });
     socket.on('error', () => {}); // the peer may reset; that is no test failure by itself
-    socket.on('close', () => sockets.delete(socket));
   });
 
-  const tmp = options.listen === 'unix' && options.dir === undefined ? await makeTempDir(prefix) : undefined;
-  let address: string;
-  let socketPath: string | undefined;
-  if (options.listen === 'unix') {
-    socketPath = unixSocketPath(tmp?.path ?? options.dir!, `${prefix}.sock`);
-    await listen(server, { path: socketPath });
-    address = unixAddress(socketPath);
-  } else {
-    await listen(server, { host: '127.0.0.1', port: 0 });
-    const a = server.address();
-    address = tcpAddress(typeof a === 'object' && a !== null ? a.port : 0);
-  }
-
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (socketPath !== undefined) await rm(socketPath, { force: true });
-      await tmp?.cleanup();
-    })();
-    return closing;
-  };
+  const { address, close } = await listenBackend(server, {
+    listen: options.listen,
+    dir: options.dir,
+    prefix,
+    socketName: `${prefix}.sock`,
+  });
   return {
     address,
     requests,
@@ -168,16 +147,6 @@ async function startRecorder(
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-function listen(server: Server, options: { path: string } | { host: string; port: number }): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,7 +257,8 @@ export function parseFastCgiParams(data: Buffer): EnvList {
   return env;
 }
 
-function fcgiRecord(type: number, requestId: number, content: Buffer): Buffer {
+/** One FastCGI record, padded to a multiple of 8 as the spec recommends. */
+export function fcgiRecord(type: number, requestId: number, content: Buffer): Buffer {
   const padding = (8 - (content.length % 8)) % 8;
   const out = Buffer.alloc(8 + content.length + padding);
   out[0] = 1;

@@ -4,10 +4,14 @@
  * the gateway hangs up. It reads the whole request first (so the gateway's writes never race the
  * script) with the recorders' independent parsers, then hands the test an exchange object.
  */
-import { rm } from 'node:fs/promises';
 import { createServer, type Server, type Socket } from 'node:net';
-import { makeTempDir, tcpAddress, unixAddress, unixSocketPath } from '../../support/ports.ts';
-import { type EnvList, parseFastCgiParams, parseScgiHeaders } from '../../support/recording-backend.ts';
+import { listenBackend } from '../../support/backend-listener.ts';
+import {
+  type EnvList,
+  fcgiRecord,
+  parseFastCgiParams,
+  parseScgiHeaders,
+} from '../../support/recording-backend.ts';
 
 export type BackendProtocol = 'scgi' | 'fastcgi';
 
@@ -50,18 +54,6 @@ const FCGI_STDIN = 5;
 const FCGI_STDOUT = 6;
 const FCGI_STDERR = 7;
 const MAX_REQUEST_BYTES = 64 * 1024 * 1024;
-
-export function fcgiRecord(type: number, requestId: number, content: Buffer): Buffer {
-  const padding = (8 - (content.length % 8)) % 8;
-  const out = Buffer.alloc(8 + content.length + padding);
-  out[0] = 1;
-  out[1] = type;
-  out.writeUInt16BE(requestId, 2);
-  out.writeUInt16BE(content.length, 4);
-  out[6] = padding;
-  content.copy(out, 8);
-  return out;
-}
 
 function bytes(data: string | Buffer): Buffer {
   return typeof data === 'string' ? Buffer.from(data, 'latin1') : data;
@@ -121,13 +113,11 @@ export async function startScriptedBackend(
   const exchanges: ScriptedExchange[] = [];
   const waiters: Array<(e: ScriptedExchange) => void> = [];
   const closeWaiters: Array<() => void> = [];
-  const sockets = new Set<Socket>();
   let connections = 0;
 
   // Not half-open: the gateway never half-closes, so its FIN means it is gone; close our side too.
   const server: Server = createServer((socket) => {
     connections++;
-    sockets.add(socket);
     let gatewayClosed = false;
     let resolveClosed: () => void = () => {};
     const closed = new Promise<void>((resolve) => {
@@ -139,7 +129,6 @@ export async function startScriptedBackend(
     });
     socket.on('close', () => {
       gatewayClosed = true;
-      sockets.delete(socket);
       resolveClosed();
       for (const w of closeWaiters.splice(0)) w();
     });
@@ -201,35 +190,11 @@ export async function startScriptedBackend(
     });
   });
 
-  const tmp = options.listen === 'unix' ? await makeTempDir('scripted') : undefined;
-  let address: string;
-  let socketPath: string | undefined;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    if (tmp !== undefined) {
-      socketPath = unixSocketPath(tmp.path, 'backend.sock');
-      server.listen(socketPath, resolve);
-    } else {
-      server.listen(0, '127.0.0.1', resolve);
-    }
+  const { address, close } = await listenBackend(server, {
+    listen: options.listen,
+    prefix: 'scripted',
+    socketName: 'backend.sock',
   });
-  if (socketPath !== undefined) {
-    address = unixAddress(socketPath);
-  } else {
-    const a = server.address();
-    address = tcpAddress(typeof a === 'object' && a !== null ? a.port : 0);
-  }
-
-  let closing: Promise<void> | undefined;
-  const close = (): Promise<void> => {
-    closing ??= (async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      if (socketPath !== undefined) await rm(socketPath, { force: true });
-      await tmp?.cleanup();
-    })();
-    return closing;
-  };
   return {
     address,
     get connections() {
