@@ -167,7 +167,10 @@ class Bridge implements Http1ResponseHandler {
   private readonly local: Duplex;
   private readonly remote: Duplex;
   private chunked = false;
+  /** The handler's promise is resolved or rejected. */
   private settled = false;
+  /** The duplex pair is destroyed. */
+  private closed = false;
   private resolve: () => void = noop;
   private reject: (error: unknown) => void = noop;
 
@@ -253,7 +256,16 @@ class Bridge implements Http1ResponseHandler {
 
   onComplete(): void {
     this.res.end();
-    this.settle(undefined);
+    // The CGI response is whole, but node:http may not be done with its ServerResponse: the
+    // body's last byte arrives with the last res.write(), before the app's res.end() (send /
+    // Express's res.sendFile pipe a file whose 'end' comes a tick later). Destroying the socket
+    // now would be a client disconnect to the app ('close' before 'finish': sendFile reports
+    // ECONNABORTED). So the duplex stays until node:http closes its side, which it does after
+    // 'finish' since the request said `Connection: close` (onResponseEnd).
+    this.req.off('data', this.onRequestData);
+    this.res.off('drain', this.onResponseDrain);
+    this.local.resume();
+    this.settle(undefined, false);
   }
 
   // Events
@@ -271,7 +283,9 @@ class Bridge implements Http1ResponseHandler {
       this.parser.end();
     } catch (error) {
       this.settle(error);
+      return;
     }
+    this.close();
   };
 
   private readonly onResponseDrain = (): void => {
@@ -312,16 +326,27 @@ class Bridge implements Http1ResponseHandler {
     this.settle(undefined);
   };
 
-  /** Ends the bridge once: a failure rejects (the dispatcher answers 500 or cuts the response). */
-  private settle(error: unknown): void {
+  /**
+   * Settles the handler's promise once: a failure rejects (the dispatcher answers 500 or cuts
+   * the response). `close` false keeps the duplex for node:http to finish with (onComplete).
+   */
+  private settle(error: unknown, close = true): void {
+    if (close) this.close();
     if (this.settled) return;
     this.settled = true;
+    this.req.off('data', this.onRequestData);
+    if (error === undefined) this.resolve();
+    else this.reject(error);
+  }
+
+  /** Destroys the duplex pair: the app's req and res see their connection close. */
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
     this.req.signal.removeEventListener('abort', this.onAbort);
     this.req.off('data', this.onRequestData);
     this.local.destroy();
     this.remote.destroy();
-    if (error === undefined) this.resolve();
-    else this.reject(error);
   }
 }
 
