@@ -1,7 +1,6 @@
 /**
  * Micro-benchmarks of the protocol codecs: `node bench/micro/codecs.ts [iterations-scale]`.
- * Bounded iterations, a warm-up pass per case, ops/s and ns/op printed. Numbers compare
- * versions of our own code on one machine; they are not a pass/fail test.
+ * Timing and output: harness.ts.
  */
 import {
   decodePairs,
@@ -19,8 +18,7 @@ import {
   ScgiRequestDecoder,
   type ScgiRequestHandler,
 } from '../../src/protocol/index.ts';
-
-const scale = Number(process.argv[2] ?? 1) || 1;
+import { bench } from './harness.ts';
 
 /** A typical PHP request: nginx's fastcgi.conf plus a browser's headers (~1.3 KB). */
 const ENV: Param[] = [
@@ -96,18 +94,6 @@ const scgiRequest = encodeScgiHead(SCGI_ENV, SMALL_BODY.length, SMALL_BODY);
 const pairs = encodePairs(ENV);
 
 let sink = 0;
-
-function bench(name: string, iterations: number, fn: () => void): void {
-  const n = Math.max(1, Math.round(iterations * scale));
-  for (let i = 0; i < Math.min(n, 1000); i++) fn();
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) fn();
-  const ns = Number(process.hrtime.bigint() - start);
-  const perOp = ns / n;
-  console.log(
-    `${name.padEnd(46)} ${String(Math.round(1e9 / perOp)).padStart(10)} ops/s ${perOp.toFixed(0).padStart(9)} ns/op`,
-  );
-}
 
 bench('encodeScgiHead (30 params, 1.3 KB)', 200_000, () => {
   sink += encodeScgiHead(SCGI_ENV, 0).length;

@@ -1,15 +1,13 @@
 /**
  * Micro-benchmarks of the CGI env build: `node bench/micro/env.ts [iterations-scale]`.
- * Bounded iterations, a warm-up pass per case, ops/s and ns/op printed. Numbers compare
- * versions of our own code on one machine; they are not a pass/fail test.
+ * Timing and output: harness.ts.
  */
 import { buildEnv, compileParams } from '../../src/cgi/env.ts';
 import { compileSplitPathInfo, decodeRequestPath, splitPathInfo } from '../../src/cgi/path.ts';
 import { makeRequestFacts } from '../../src/cgi/request-facts.ts';
 import { FASTCGI_CONF, SCGI_PARAMS } from '../../src/cgi/stock-params.ts';
 import { VariableContext } from '../../src/cgi/variables.ts';
-
-const scale = Number(process.argv[2] ?? 1) || 1;
+import { bench } from './harness.ts';
 
 /** A typical PHP request from a browser over HTTPS (rawHeaders as node:http gives them). */
 const facts = makeRequestFacts({
@@ -56,18 +54,6 @@ const scgiParams = compileParams(SCGI_PARAMS);
 const split = compileSplitPathInfo('^(.+?\\.php)(/.*)$');
 
 let sink = 0;
-
-function bench(name: string, iterations: number, fn: () => void): void {
-  const n = Math.max(1, Math.round(iterations * scale));
-  for (let i = 0; i < Math.min(n, 1000); i++) fn();
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) fn();
-  const ns = Number(process.hrtime.bigint() - start);
-  const perOp = ns / n;
-  console.log(
-    `${name.padEnd(46)} ${String(Math.round(1e9 / perOp)).padStart(10)} ops/s ${perOp.toFixed(0).padStart(9)} ns/op`,
-  );
-}
 
 bench('decodeRequestPath (plain, fast path)', 1_000_000, () => {
   sink += decodeRequestPath('/index.php/blog/post').length;

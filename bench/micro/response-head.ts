@@ -7,6 +7,7 @@
  * Bounded: every case runs a fixed number of iterations (default 200,000) after a warm-up.
  */
 import { CgiResponseHeadParser } from '../../src/cgi/response-head.ts';
+import { nsPerOp, printRow } from './harness.ts';
 
 interface Case {
   readonly name: string;
@@ -58,10 +59,9 @@ const cases: Case[] = [
 
 let sink = 0;
 
-function runCase(c: Case, n: number): number {
+function runCase(c: Case): number {
   const parser = new CgiResponseHeadParser({ maxHeaderBytes: 4096, allowStatusLine: c.allowStatusLine });
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < n; i++) {
+  const parse = (): void => {
     parser.reset();
     for (const chunk of c.chunks) {
       const head = parser.push(chunk);
@@ -70,32 +70,24 @@ function runCase(c: Case, n: number): number {
         break;
       }
     }
-  }
-  return Number(process.hrtime.bigint() - start);
+  };
+  return nsPerOp(iterations, parse, Math.min(iterations, 20_000));
 }
 
 const results = [];
 for (const c of cases) {
-  runCase(c, Math.min(iterations, 20_000));
-  const ns = runCase(c, iterations);
+  const ns = runCase(c);
   const bytes = c.chunks.reduce((sum, b) => sum + b.length, 0);
-  const nsPerOp = ns / iterations;
+  const mbPerSec = Math.round(((bytes / ns) * 1e9) / 2 ** 20);
+  if (!json) printRow(c.name, ns, `${String(mbPerSec).padStart(6)} MiB/s`);
   results.push({
     name: c.name,
     iterations,
     bytes,
-    nsPerOp: Math.round(nsPerOp),
-    opsPerSec: Math.round(1e9 / nsPerOp),
-    mbPerSec: Math.round(((bytes / nsPerOp) * 1e9) / 2 ** 20),
+    nsPerOp: Math.round(ns),
+    opsPerSec: Math.round(1e9 / ns),
+    mbPerSec,
   });
 }
 
-if (json) {
-  console.log(JSON.stringify({ bench: 'cgi/response-head', node: process.version, results, sink }));
-} else {
-  for (const r of results) {
-    console.log(
-      `${r.name.padEnd(30)} ${String(r.nsPerOp).padStart(7)} ns/op ${String(r.opsPerSec).padStart(10)} op/s ${String(r.mbPerSec).padStart(6)} MiB/s`,
-    );
-  }
-}
+if (json) console.log(JSON.stringify({ bench: 'cgi/response-head', node: process.version, results, sink }));

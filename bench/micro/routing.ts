@@ -2,11 +2,11 @@
  * Micro-benchmark: routing one request path against 50 nginx locations (radix tree + regexes)
  * and against 50 ProxyPass rules (config order, alias_match), with a linear scan of the
  * location prefixes for comparison. Bounded: `node bench/micro/routing.ts [iterations]`
- * (default 200000 per case). Prints ns per match; numbers are for comparing versions of this
- * code on one machine, not absolute.
+ * (default 200000 per case). Timing and output: harness.ts.
  */
 import { compileLocations, type LocationSpec } from '../../src/proxy/locations.ts';
 import { compileProxyPass, type ProxyPassSpec } from '../../src/proxy/proxy-pass.ts';
+import { nsPerOp, printRow } from './harness.ts';
 
 const iterations = Math.min(Number(process.argv[2] ?? 200_000) || 200_000, 10_000_000);
 
@@ -39,13 +39,17 @@ const paths = [
   '/',
 ];
 
+/** One match per call, cycling through `paths`; the hit count keeps the results alive. */
 function bench(name: string, fn: (path: string) => unknown): void {
-  let sink = 0;
-  for (let i = 0; i < 10_000; i++) if (fn(paths[i % paths.length]!) !== undefined) sink++;
-  const start = process.hrtime.bigint();
-  for (let i = 0; i < iterations; i++) if (fn(paths[i % paths.length]!) !== undefined) sink++;
-  const ns = Number(process.hrtime.bigint() - start) / iterations;
-  console.log(`${name.padEnd(44)} ${ns.toFixed(1).padStart(8)} ns/match  (${sink} hits)`);
+  let hits = 0;
+  const ns = nsPerOp(
+    iterations,
+    (i) => {
+      if (fn(paths[i % paths.length]!) !== undefined) hits++;
+    },
+    10_000,
+  );
+  printRow(name, ns, `(${hits} hits)`);
 }
 
 const matcher = compileLocations(locations);
