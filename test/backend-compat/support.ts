@@ -29,12 +29,13 @@ export interface AppBehindGateway {
 
 /**
  * `createFastCgiServer(fromNodeHttp(listener))` or `createScgiServer(...)` on 127.0.0.1:0, and a
- * gateway whose `/` location passes every request to it.
+ * gateway whose `/` location passes every request to it. `backendConfig`: more keys for the
+ * location's `scgi:` / `fastcgi:` block (e.g. `keep_conn`).
  */
 export async function serveBehindGateway(
   protocol: Protocol,
   listener: NodeHttpListener,
-  gatewayConfig: Record<string, unknown> = {},
+  backendConfig: Record<string, unknown> = {},
 ): Promise<AppBehindGateway> {
   const backendErrors: unknown[] = [];
   const options = { onError: (error: unknown) => backendErrors.push(error) };
@@ -48,8 +49,7 @@ export async function serveBehindGateway(
   try {
     gw = await startTestGateway({
       client_max_body_size: '16m',
-      ...gatewayConfig,
-      locations: [{ match: '/', [protocol]: { pass: `127.0.0.1:${port}` } }],
+      locations: [{ match: '/', [protocol]: { pass: `127.0.0.1:${port}`, ...backendConfig } }],
     });
   } catch (error) {
     server.close();
