@@ -3,7 +3,13 @@
  * considered, with every effective value (defaults filled in, stock params spelled out), so
  * a reader can see what a default did without reading the docs.
  */
-import { formatListenAddress, parseBackendUrl, parseListenAddress, parsePass } from '../config/address.ts';
+import {
+  formatListenAddress,
+  parseBackendUrl,
+  parseListenAddress,
+  parsePass,
+  parseServerAddress,
+} from '../config/address.ts';
 import type { ParamSpec } from '../cgi/env.ts';
 import { apacheParams, stockParams } from '../cgi/stock-params.ts';
 import { locationsInMatchOrder } from '../config/match.ts';
@@ -14,6 +20,7 @@ import type {
   PorticoConfig,
   ProxyPassConfig,
   ScgiConfig,
+  UpstreamConfig,
 } from '../config/schema.ts';
 import { formatDuration } from '../util/durations.ts';
 import { formatSize } from '../util/sizes.ts';
@@ -33,7 +40,13 @@ function describePass(config: PorticoConfig, pass: string): string {
   if (!target.ok) return pass;
   if (target.value.kind === 'address') return target.value.address.display;
   const upstream = config.upstreams[target.value.name];
-  const servers = upstream?.servers.map((s) => s.address).join(', ') ?? '?';
+  const servers =
+    upstream?.servers
+      .map((s) => {
+        const a = parseServerAddress(s.address);
+        return a.ok ? a.value.display : s.address;
+      })
+      .join(', ') ?? '?';
   return `upstream ${target.value.name} (${servers})`;
 }
 
@@ -52,6 +65,7 @@ function backendLines(
     if (f.catch_stderr.length > 0)
       lines.push(`  catch_stderr ${f.catch_stderr.map((s) => JSON.stringify(s)).join(', ')}`);
   }
+  lines.push(nextUpstreamLine(config, block));
   lines.push(
     `  timeouts: connect ${formatDuration(block.connect_timeout)}, send ${formatDuration(block.send_timeout)}, read ${formatDuration(block.read_timeout)}; buffer_size ${formatSize(block.buffer_size)}`,
     `  pass_request_headers ${onOff(block.pass_request_headers)}, pass_request_body ${onOff(block.pass_request_body)}, intercept_errors ${onOff(block.intercept_errors)}`,
@@ -67,6 +81,69 @@ function backendLines(
   if (block.params.length > 0) {
     lines.push('  params (own):');
     for (const p of block.params) lines.push(paramLine(p.name, p.value, p.if_not_empty));
+  }
+  return lines;
+}
+
+/** How many tries a request can get: nginx tries every server not down, capped by next_upstream_tries. */
+function nextUpstreamLine(config: PorticoConfig, block: ScgiConfig | FastCgiConfig): string {
+  const target = parsePass(block.pass);
+  const upstream =
+    target.ok && target.value.kind === 'upstream' ? config.upstreams[target.value.name] : undefined;
+  const servers = upstream === undefined ? 1 : upstream.servers.filter((s) => !s.down).length;
+  const limit = block.next_upstream_tries;
+  const tries = limit > 0 && limit < servers ? limit : servers;
+  const off = block.next_upstream.includes('off');
+  const timeout =
+    block.next_upstream_timeout === 0 ? 'no limit' : formatDuration(block.next_upstream_timeout);
+  const why =
+    off || tries < 2
+      ? off
+        ? 'never passed to another server'
+        : 'one server: never passed to another'
+      : `at most ${tries} tries, next_upstream_timeout ${timeout}`;
+  return `  next_upstream ${block.next_upstream.join(' ')} (${why})`;
+}
+
+function upstreamLines(name: string, u: UpstreamConfig): string[] {
+  const method =
+    u.balance === 'hash' && u.hash !== undefined
+      ? `hash ${JSON.stringify(u.hash.key)}${u.hash.consistent === false ? '' : ` consistent ${u.hash.consistent === true ? 'ketama' : u.hash.consistent}`}`
+      : u.balance === 'random' && u.random?.two === true
+        ? 'random two'
+        : u.balance;
+  const lines = [`${name} (${u.protocol}): balance ${method}${u.forcerecovery ? ', forcerecovery' : ''}`];
+  const sticky = u.sticky;
+  if (sticky !== undefined) {
+    const from = [
+      sticky.url_param === undefined ? '' : `url_param ${sticky.url_param}`,
+      sticky.cookie === undefined ? '' : `cookie ${sticky.cookie}`,
+    ].filter((x) => x !== '');
+    const sep = sticky.separator === false ? 'whole value' : `after ${JSON.stringify(sticky.separator)}`;
+    lines.push(
+      `  sticky: ${from.join(', then ')}; route ${sep}${sticky.scolonpathdelim ? ', scolonpathdelim' : ''}${sticky.nofailover ? ', nofailover' : ''}`,
+    );
+  }
+  for (const s of u.servers) {
+    const a = parseServerAddress(s.address);
+    const flags = [
+      s.backup ? 'backup' : '',
+      s.spare ? 'spare' : '',
+      s.down ? 'down' : '',
+      s.drain ? 'drain' : '',
+      s.lbset === 0 ? '' : `lbset ${s.lbset}`,
+      s.route === '' ? '' : `route ${JSON.stringify(s.route)}`,
+      s.redirect === '' ? '' : `redirect ${JSON.stringify(s.redirect)}`,
+    ].filter((x) => x !== '');
+    const fails =
+      u.servers.length === 1
+        ? 'the only server: never failed (nginx ignores max_fails)'
+        : s.max_fails === 0
+          ? 'max_fails 0 (never failed)'
+          : `max_fails ${s.max_fails} in ${formatDuration(s.fail_timeout)}, then out for ${formatDuration(s.retry)}`;
+    lines.push(
+      `  ${a.ok ? a.value.display : s.address}: weight ${s.weight}, max_conns ${s.max_conns === 0 ? '0 (no limit)' : s.max_conns}, ${fails}${flags.length > 0 ? `, ${flags.join(', ')}` : ''}`,
+    );
   }
   return lines;
 }
@@ -122,9 +199,7 @@ export function formatConfigSummary(config: PorticoConfig, file: string): string
   const upstreams = Object.entries(config.upstreams);
   if (upstreams.length > 0) {
     out.push('', 'upstreams:');
-    for (const [name, u] of upstreams) {
-      out.push(`  ${name} (${u.protocol}): ${u.servers.map((s) => s.address).join(', ')}`);
-    }
+    for (const [name, u] of upstreams) for (const line of upstreamLines(name, u)) out.push(`  ${line}`);
   }
   if (config.proxy_pass.length > 0) {
     out.push('', 'proxy_pass, tried before the locations (as httpd runs ProxyPass first), first match wins:');

@@ -68,6 +68,51 @@ function paramsSchema() {
     .meta({ description: 'scgi_param / fastcgi_param: NAME -> value, or NAME -> { value, if_not_empty }' });
 }
 
+/** nginx `*_next_upstream` values; http_502 / http_504 are Portico's (nginx has them for proxy_pass only). */
+export const NEXT_UPSTREAM_VALUES = [
+  'error',
+  'timeout',
+  'invalid_header',
+  'http_500',
+  'http_502',
+  'http_503',
+  'http_504',
+  'http_403',
+  'http_404',
+  'http_429',
+  'non_idempotent',
+  'off',
+] as const;
+
+export type NextUpstreamValue = (typeof NEXT_UPSTREAM_VALUES)[number];
+
+/** A list of next_upstream values (or one value); `off` stands alone. */
+export function nextUpstream() {
+  const value = z.enum(NEXT_UPSTREAM_VALUES);
+  return z
+    .union(
+      [
+        z
+          .string()
+          .pipe(value)
+          .transform((v) => [v]),
+        z.array(value).min(1),
+      ],
+      {
+        error: (i) => `expected a list of ${NEXT_UPSTREAM_VALUES.join(' | ')}, got ${describeValue(i.input)}`,
+      },
+    )
+    .superRefine((list, c) => {
+      if (list.includes('off') && list.length > 1) {
+        c.addIssue({ code: 'custom', message: 'off cannot be combined with other values' });
+      }
+    })
+    .meta({
+      description:
+        'nginx *_next_upstream: when to pass the request to the next server (error, timeout, invalid_header, http_NNN, non_idempotent, off)',
+    });
+}
+
 /** The directives shared by `scgi:` and `fastcgi:` (nginx's names without the prefix). */
 function backendShape(protocol: BackendProtocol) {
   const d = DEFAULTS.backend;
@@ -105,6 +150,15 @@ function backendShape(protocol: BackendProtocol) {
     hide_header: z.array(headerName()).default([]),
     pass_header: z.array(headerName()).default([]),
     intercept_errors: flag().prefault(d.intercept_errors),
+    next_upstream: nextUpstream().prefault([...d.next_upstream]),
+    next_upstream_tries: z
+      .int()
+      .min(0)
+      .prefault(d.next_upstream_tries)
+      .meta({ description: 'nginx *_next_upstream_tries: most tries per request (0: the group size)' }),
+    next_upstream_timeout: duration()
+      .prefault(d.next_upstream_timeout)
+      .meta({ description: 'nginx *_next_upstream_timeout: no new try after this long (0: no limit)' }),
   };
 }
 

@@ -63,6 +63,32 @@ export const DEFAULTS = {
     index: '',
     /** nginx: `fastcgi_keep_conn off`: a connection per request unless asked. */
     keep_conn: false,
+    /** nginx: `*_next_upstream error timeout`: a member that could not answer at all is skipped, a status is passed on. */
+    next_upstream: ['error', 'timeout'],
+    /** nginx: `*_next_upstream_tries 0`: as many tries as the group has servers not down. */
+    next_upstream_tries: 0,
+    /** nginx: `*_next_upstream_timeout 0`: no time limit on passing a request on. */
+    next_upstream_timeout: '0s',
+  },
+  upstream: {
+    /** nginx's smooth weighted round robin; httpd's default byrequests is the same algorithm. */
+    balance: 'round_robin',
+    /** nginx: no forced recovery (502 until a member's fail_timeout passes); httpd's forcerecovery is On. */
+    forcerecovery: false,
+    /** nginx `weight=1`, httpd `loadfactor=1`. */
+    weight: 1,
+    /** nginx `max_conns=0`: no limit. */
+    max_conns: 0,
+    /** nginx `max_fails=1`: one failed attempt takes a server out for fail_timeout. */
+    max_fails: 1,
+    /** nginx `fail_timeout=10s` (httpd's retry is 60s: write `retry` for httpd's behaviour). */
+    fail_timeout: '10s',
+    /** nginx `consistent` is off: `hash` remaps most keys when the group changes. */
+    hash_consistent: false,
+    /** nginx `random` without `two`. */
+    random_two: false,
+    /** httpd stickysessionsep default. */
+    sticky_separator: '.',
   },
   proxy_pass: {
     /** httpd: `ProxyFCGIBackendType FPM` (the unset value is treated as FPM). */

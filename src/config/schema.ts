@@ -12,13 +12,7 @@ import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseSize } from '../util/sizes.ts';
 import { BACKEND_PROTOCOLS, fastcgiSchema, PARAM_SETS, scgiSchema } from './backend-schema.ts';
-import {
-  parseBackendUrl,
-  parseListenAddress,
-  parsePass,
-  parseServerAddress,
-  UPSTREAM_NAME_PATTERN,
-} from './address.ts';
+import { parseBackendUrl, parseListenAddress, parsePass, UPSTREAM_NAME_PATTERN } from './address.ts';
 import { DEFAULTS } from './defaults.ts';
 import { describeValue, duration, flag, isRecord, keyIssue, regex, size, strict } from './fields.ts';
 import {
@@ -28,6 +22,7 @@ import {
   maxCaptureReference,
   parseLocationMatch,
 } from './match.ts';
+import { upstreamSchema } from './upstream-schema.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warn', 'error'] as const;
 export const ACCESS_LOG_FORMATS = ['combined', 'upstream'] as const;
@@ -152,20 +147,6 @@ function proxyPassSchema() {
       connectiontimeout: entry.connectiontimeout ?? entry.timeout,
     }));
 }
-
-const upstreamSchema = strict({
-  protocol: z.enum(BACKEND_PROTOCOLS),
-  servers: z
-    .array(
-      strict({
-        address: z.string().superRefine((text, c) => {
-          const a = parseServerAddress(text);
-          if (!a.ok) c.addIssue({ code: 'custom', message: a.message });
-        }),
-      }),
-    )
-    .min(1),
-}).meta({ description: 'a named group of backends (nginx upstream {})' });
 
 const LARGE_BUFFERS_RE = /^([0-9]+) +([0-9]+[kKmMgG]?)$/;
 
