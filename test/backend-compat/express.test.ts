@@ -5,10 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
+import { type AddressInfo, connect } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { createScgiServer, fromNodeHttp } from '../../src/backend/index.ts';
+import { cgiParams } from '../../src/backend/test-support/clients.ts';
+import { encodeScgiHead } from '../../src/protocol/scgi/index.ts';
 import { makeTempDir, type TempDir } from '../support/ports.ts';
 import { httpJson, httpRequest, openRequest } from '../integration/support/http.ts';
 import {
@@ -27,6 +32,11 @@ interface StreamProbe {
   readonly next: Deferred;
   /** The app's `res` emitted 'close' (finished or client gone); `finished` tells which. */
   readonly closed: Deferred<{ finished: boolean }>;
+}
+
+/** 64 KiB block number `i` of the /download body (deterministic, so the test can hash it). */
+function block(i: number): Buffer {
+  return Buffer.alloc(64 * 1024, createHash('sha256').update(String(i)).digest('hex'));
 }
 
 /** A realistic small Express app, written as one would for `app.listen()`. */
@@ -105,6 +115,38 @@ function buildApp(files: string, probes: StreamProbe[], sendFileOutcomes: Promis
       res.write('chunk-2\n');
       setTimeout(() => res.end('chunk-3\n'), 20);
     });
+  });
+
+  // Server-sent events: the head and an opening comment go out before any event exists.
+  // (The comment matters behind Portico: see docs/backend.md, a head alone waits for a body byte.)
+  app.get('/events', (_req, res) => {
+    const probe: StreamProbe = { next: deferred(), closed: deferred() };
+    probes.push(probe);
+    res.on('close', () => probe.closed.resolve({ finished: res.writableFinished }));
+    res.set('Content-Type', 'text/event-stream');
+    res.set('Cache-Control', 'no-cache');
+    res.flushHeaders();
+    res.write(':ok\n\n');
+    void probe.next.promise.then(() => res.end('event: hello\ndata: 1\n\n'));
+  });
+
+  // 8 MB written as fast as the client reads: res.write() returns false, the app waits for 'drain'.
+  app.get('/download', async (_req, res) => {
+    res.type('application/octet-stream');
+    for (let i = 0; i < 128; i++) {
+      if (!res.write(block(i))) await new Promise((resolve) => res.once('drain', resolve));
+    }
+    res.end();
+  });
+
+  // 103 Early Hints and trailers: node:http sends them; a CGI response has room for neither.
+  app.get('/extras', (_req, res) => {
+    res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style' });
+    res.set('Trailer', 'X-Checksum');
+    res.type('text/plain');
+    res.write('body');
+    res.addTrailers({ 'X-Checksum': 'abc' });
+    res.end();
   });
 
   app.get('/file', (_req, res, next) => {
@@ -284,6 +326,44 @@ for (const protocol of PROTOCOLS) {
       assert.deepEqual(await probe.closed.promise, { finished: false });
     });
 
+    it('server-sent events: the head and the opening comment arrive before any event', async () => {
+      const before = probes.length;
+      // openRequest resolves on the response head, while the app still waits for the test.
+      const res = await openRequest(url, { path: '/events' });
+      assert.equal(res.statusCode, 200);
+      assert.equal(res.headers['content-type'], 'text/event-stream; charset=utf-8');
+      assert.equal(res.headers['cache-control'], 'no-cache');
+      assert.equal(await readUntil(res, ':ok\n\n'), ':ok\n\n');
+      probes[before]!.next.resolve();
+      assert.equal(await readRest(res), 'event: hello\ndata: 1\n\n');
+      assert.deepEqual(await probes[before]!.closed.promise, { finished: true });
+    });
+
+    it('an 8 MB download written under backpressure arrives whole', async () => {
+      const hash = createHash('sha256');
+      for (let i = 0; i < 128; i++) hash.update(block(i));
+      const res = await httpRequest(url, { path: '/download' });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.length, 128 * 64 * 1024);
+      assert.equal(sha256(res.body), hash.digest('hex'));
+    });
+
+    it('OPTIONS: Express answers with the Allow header of the route', async () => {
+      const res = await httpRequest(url, { method: 'OPTIONS', path: '/users/1' });
+      assert.equal(res.status, 200);
+      assert.equal(res.headers.allow, 'GET, HEAD');
+      assert.equal(res.body.toString(), 'GET, HEAD');
+    });
+
+    it('103 Early Hints and trailers are dropped (a CGI response has one head, no trailers)', async () => {
+      const res = await httpRequest(url, { path: '/extras' });
+      assert.equal(res.status, 200);
+      assert.equal(res.body.toString(), 'body');
+      assert.equal(res.headers.link, undefined);
+      assert.equal(res.headers['x-checksum'], undefined);
+      assert.deepEqual(served.backendErrors, []);
+    });
+
     it('a 2 MB upload: the app computes its sha256 (streamed, and with express.raw)', async () => {
       const data = randomBytes(2 * 1024 * 1024);
       for (const path of ['/upload', '/raw']) {
@@ -333,3 +413,36 @@ for (const protocol of PROTOCOLS) {
     });
   });
 }
+
+describe('Express on the SCGI server alone (no gateway): a head flushed alone', () => {
+  it('res.flushHeaders() with no body yet: the CGI head goes out at once', async (t) => {
+    const gate = deferred();
+    const app = express();
+    app.get('/events', (_req, res) => {
+      res.set('Content-Type', 'text/event-stream');
+      res.flushHeaders();
+      void gate.promise.then(() => res.end('data: 1\n\n'));
+    });
+    const server = createScgiServer(fromNodeHttp(app));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    t.after(async () => {
+      const closed = once(server, 'close');
+      server.close();
+      server.closeAllConnections();
+      await closed;
+    });
+    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    socket.write(encodeScgiHead(cgiParams('GET', '/events'), 0));
+    let got = '';
+    for await (const chunk of socket as AsyncIterable<Buffer>) {
+      got += chunk.toString('latin1');
+      if (got.includes('\r\n\r\n')) break; // the head is complete while the app still waits
+    }
+    assert.match(got, /^Status: 200 OK\r\n/);
+    assert.match(got, /\r\nContent-Type: text\/event-stream; charset=utf-8\r\n/);
+    assert.ok(got.endsWith('\r\n\r\n'), 'nothing of the body yet');
+    gate.resolve();
+    socket.destroy();
+  });
+});
