@@ -25,6 +25,7 @@
  * bytes and at most `maxDiscreteContent` (<= 65535) bytes of scratch.
  */
 import { GatewayError, ProtocolError } from '../../errors.ts';
+import { FailStopDecoder } from '../fail-stop.ts';
 import {
   FCGI_HEADER_LEN,
   FCGI_MAX_CONTENT_LENGTH,
@@ -47,18 +48,16 @@ export interface FastCgiRecordDecoderOptions {
   readonly maxDiscreteContent?: number;
 }
 
+// States (FailStopDecoder starts at 0 and adds FAILED).
 const HEADER = 0;
 const CONTENT = 1;
 const PADDING = 2;
-const FAILED = 3;
 
 const EMPTY = Buffer.alloc(0);
 
-export class FastCgiRecordDecoder {
+export class FastCgiRecordDecoder extends FailStopDecoder {
   private readonly handler: FastCgiRecordHandler;
   private readonly maxDiscreteContent: number;
-  private state = HEADER;
-  private failure: unknown = undefined;
   /** Header bytes split across chunks are gathered here. */
   private readonly header = Buffer.allocUnsafe(FCGI_HEADER_LEN);
   private headerFilled = 0;
@@ -77,6 +76,7 @@ export class FastCgiRecordDecoder {
   private scratchFilled = 0;
 
   constructor(handler: FastCgiRecordHandler, options: FastCgiRecordDecoderOptions = {}) {
+    super();
     const max = options.maxDiscreteContent ?? FCGI_MAX_CONTENT_LENGTH;
     if (!Number.isInteger(max) || max < 0) {
       throw new GatewayError(
@@ -99,19 +99,8 @@ export class FastCgiRecordDecoder {
     return this.state === HEADER && this.headerFilled === 0;
   }
 
-  /** Decodes `chunk`; every complete record or stream piece in it reaches the handler. */
-  push(chunk: Buffer): void {
-    if (this.state === FAILED) throw this.failure;
-    try {
-      this.decode(chunk);
-    } catch (error) {
-      this.state = FAILED;
-      this.failure = error;
-      throw error;
-    }
-  }
-
-  private decode(chunk: Buffer): void {
+  /** Every complete record or stream piece in `chunk` reaches the handler (`push`). */
+  protected decode(chunk: Buffer): void {
     const n = chunk.length;
     let i = 0;
     while (i < n) {
@@ -159,7 +148,7 @@ export class FastCgiRecordDecoder {
           if (this.paddingLeft === 0) this.finishRecord();
           break;
         }
-        default:
+        default: // FAILED, by a re-entrant push from a handler that caught the error
           throw this.failure;
       }
     }

@@ -26,6 +26,7 @@
  * failed and throws the same error again.
  */
 import { GatewayError, ProtocolError } from '../../errors.ts';
+import { FailStopDecoder } from '../fail-stop.ts';
 import type { Param } from '../params.ts';
 
 /** Node's direct latin1 binding. */
@@ -51,12 +52,12 @@ export interface ScgiRequestDecoderOptions {
 /** 64 KiB: several times any real CGI environment; nginx's own header buffers are smaller. */
 export const DEFAULT_SCGI_MAX_HEADER_BYTES = 64 * 1024;
 
+// States (FailStopDecoder starts at 0 and adds FAILED).
 const LENGTH = 0;
 const BLOCK = 1;
 const COMMA = 2;
 const BODY = 3;
 const DONE = 4;
-const FAILED = 5;
 
 const DIGITS = /^[0-9]+$/;
 
@@ -78,13 +79,11 @@ function checkLimit(name: string, value: number | undefined, fallback: number): 
   return limit;
 }
 
-export class ScgiRequestDecoder {
+export class ScgiRequestDecoder extends FailStopDecoder {
   private readonly handler: ScgiRequestHandler;
   private readonly maxHeaderBytes: number;
   private readonly maxContentLength: number;
   private readonly ignoreExtra: boolean;
-  private state = LENGTH;
-  private failure: unknown = undefined;
   private digits = 0;
   private blockLength = 0;
   /** The header block when it spans chunks (allocated at its announced, bounded size). */
@@ -95,6 +94,7 @@ export class ScgiRequestDecoder {
   private bodyLeft = 0;
 
   constructor(handler: ScgiRequestHandler, options: ScgiRequestDecoderOptions = {}) {
+    super();
     this.handler = handler;
     this.maxHeaderBytes = checkLimit('maxHeaderBytes', options.maxHeaderBytes, DEFAULT_SCGI_MAX_HEADER_BYTES);
     this.maxContentLength = checkLimit('maxContentLength', options.maxContentLength, Number.MAX_SAFE_INTEGER);
@@ -106,18 +106,7 @@ export class ScgiRequestDecoder {
     return this.state === DONE;
   }
 
-  push(chunk: Buffer): void {
-    if (this.state === FAILED) throw this.failure;
-    try {
-      this.decode(chunk);
-    } catch (error) {
-      this.state = FAILED;
-      this.failure = error;
-      throw error;
-    }
-  }
-
-  private decode(chunk: Buffer): void {
+  protected decode(chunk: Buffer): void {
     const n = chunk.length;
     let i = 0;
     while (i < n) {
@@ -173,7 +162,7 @@ export class ScgiRequestDecoder {
         case DONE:
           if (this.ignoreExtra) return;
           throw invalid('ERR_SCGI_EXTRA_DATA', `${n - i} bytes after the SCGI request body`);
-        default:
+        default: // FAILED, by a re-entrant push from a handler that caught the error
           throw this.failure;
       }
     }
