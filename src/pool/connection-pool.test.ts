@@ -236,8 +236,14 @@ describe('ConnectionPool', () => {
       const a = await pool.acquire();
       const b = await pool.acquire();
       const order: number[] = [];
-      const w1 = pool.acquire().then((c) => (order.push(1), c));
-      const w2 = pool.acquire().then((c) => (order.push(2), c));
+      const w1 = pool.acquire().then((c) => {
+        order.push(1);
+        return c;
+      });
+      const w2 = pool.acquire().then((c) => {
+        order.push(2);
+        return c;
+      });
       assert.deepEqual(pool.stats(), { open: 2, idle: 0, active: 2, queued: 2, connects: 2, reuses: 0 });
       pool.release(a, true);
       const c1 = await w1;

@@ -39,6 +39,20 @@ export interface ExchangeSink {
   onStderr(line: string): void;
 }
 
+/**
+ * Gives the socket back when the exchange ends, exactly once, before the sink's onEnd / onError.
+ * `reusable` true: the exchange ended cleanly with nothing left to read (semantics.md C.1.11,
+ * E13); the socket is open, paused, with no exchange listener left and no timeout set. false:
+ * the socket is already destroyed.
+ */
+export type ReleaseSocket = (socket: Socket, reusable: boolean) => void;
+
+/** Options every exchange takes (all optional: `new XExchange(socket, request, sink)` still works). */
+export interface ExchangeOptions {
+  /** Where the socket goes at the end; without it the socket is always destroyed. */
+  readonly onRelease?: ReleaseSocket;
+}
+
 /** Bodies up to this size travel in the same socket write as the request head. */
 export const INLINE_BODY_LIMIT = 64 * 1024;
 
@@ -59,11 +73,20 @@ export abstract class SocketExchange {
   private sendingBody = false;
   private paused = false;
   private bodyBytesSent = 0;
+  private received = 0;
+  private readonly onRelease: ReleaseSocket | undefined;
 
-  constructor(socket: Socket, request: ExchangeRequest, sink: ExchangeSink, allowStatusLine: boolean) {
+  constructor(
+    socket: Socket,
+    request: ExchangeRequest,
+    sink: ExchangeSink,
+    allowStatusLine: boolean,
+    options?: ExchangeOptions,
+  ) {
     this.socket = socket;
     this.request = request;
     this.sink = sink;
+    this.onRelease = options?.onRelease;
     this.headParser = new CgiResponseHeadParser({ maxHeaderBytes: request.headLimit, allowStatusLine });
     this.onData = this.onData.bind(this);
     this.onSocketEnd = this.onSocketEnd.bind(this);
@@ -93,6 +116,8 @@ export abstract class SocketExchange {
     socket.on('error', this.onSocketError);
     socket.on('timeout', this.onTimeout);
     socket.on('drain', this.onDrain);
+    // A kept connection comes back paused; a new one starts flowing with the 'data' listener.
+    socket.resume();
     socket.setTimeout(this.request.sendTimeout);
     const body = this.request.body;
     let inline: Buffer | undefined;
@@ -129,7 +154,17 @@ export abstract class SocketExchange {
   abort(): void {
     if (this.done) return;
     this.done = true;
-    this.release();
+    this.release(false);
+  }
+
+  /** Bytes read from the backend so far (0: it answered nothing, the stale-connection test). */
+  get bytesReceived(): number {
+    return this.received;
+  }
+
+  /** Request body bytes taken from a streamed source (0: the stream can still be replayed). */
+  get bodyBytesStreamed(): number {
+    return this.bodyBytesSent;
   }
 
   protected deliverStdout(chunk: Buffer): void {
@@ -154,8 +189,12 @@ export abstract class SocketExchange {
     }
   }
 
-  /** The response ended cleanly at the protocol level. */
-  protected complete(): void {
+  /**
+   * The response ended cleanly at the protocol level. `reusable`: the subclass found nothing
+   * left to read after the end (FastCGI END_REQUEST at the end of a read); the connection is
+   * kept only if the whole request was sent too.
+   */
+  protected complete(reusable = false): void {
     if (this.done) return;
     if (!this.headDone) {
       this.fail(
@@ -167,14 +206,14 @@ export abstract class SocketExchange {
       return;
     }
     this.done = true;
-    this.release();
+    this.release(reusable && !this.sendingBody);
     this.sink.onEnd();
   }
 
   protected fail(error: GatewayError): void {
     if (this.done) return;
     this.done = true;
-    this.release();
+    this.release(false);
     this.sink.onError(error);
   }
 
@@ -184,6 +223,7 @@ export abstract class SocketExchange {
   }
 
   private onData(chunk: Buffer): void {
+    this.received += chunk.length;
     this.onSocketData(chunk);
   }
 
@@ -251,13 +291,31 @@ export abstract class SocketExchange {
     );
   }
 
-  /** Connections are not reused yet (issue 4), so every exchange ends with its socket. */
-  private release(): void {
+  /**
+   * Ends the exchange's hold on the socket, exactly once (`done` guards every caller). A kept
+   * socket loses every listener of this exchange and is left paused with no timeout; any other
+   * is destroyed, keeping its listeners (an 'error' already queued must still find one).
+   */
+  private release(reusable: boolean): void {
     this.detachSource();
-    this.socket.destroy();
+    const socket = this.socket;
+    const onRelease = this.onRelease;
+    if (reusable && onRelease !== undefined && !socket.destroyed && socket.readableLength === 0) {
+      socket.off('data', this.onData);
+      socket.off('end', this.onSocketEnd);
+      socket.off('error', this.onSocketError);
+      socket.off('timeout', this.onTimeout);
+      socket.off('drain', this.onDrain);
+      socket.setTimeout(0);
+      socket.pause();
+    } else {
+      reusable = false;
+      socket.destroy();
+    }
     const waiter = this.drainWaiter;
     this.drainWaiter = undefined;
     waiter?.();
+    onRelease?.(socket, reusable);
   }
 
   private detachSource(): void {

@@ -10,30 +10,55 @@ import {
   frameStream,
   RecordType,
 } from '../protocol/fastcgi/index.ts';
-import { type ExchangeRequest, type ExchangeSink, SocketExchange } from './exchange.ts';
+import { type ExchangeOptions, type ExchangeRequest, type ExchangeSink, SocketExchange } from './exchange.ts';
 
 /** nginx and httpd always use request id 1 on a non-multiplexed connection. */
 const REQUEST_ID = 1;
 /** A stderr line longer than this is logged in pieces: a backend cannot grow our memory. */
 const MAX_STDERR_LINE = 4096;
 
+export interface FastCgiExchangeOptions extends ExchangeOptions {
+  /**
+   * Sets FCGI_KEEP_CONN (nginx fastcgi_keep_conn on; httpd sets it when reuse is enabled): the
+   * application leaves the connection open, and a clean end is reported reusable to onRelease.
+   */
+  readonly keepConn?: boolean;
+}
+
 /**
  * FastCGI responder: BEGIN_REQUEST + PARAMS + STDIN out; STDOUT, STDERR and END_REQUEST in.
  * The response ends at END_REQUEST; a connection that closes before it is a truncated
  * response, never a silent success (semantics.md E18).
+ *
+ * With keepConn the connection is reusable only when (C.1.11, E13): END_REQUEST said
+ * REQUEST_COMPLETE, STDOUT was closed before it, the record (padding included) ended exactly at
+ * the end of the read that carried it with nothing after it, nothing else is buffered, the
+ * whole request was sent, and neither the client nor the gateway cut the response short (a HEAD
+ * or 304 whose body is not read, a client gone: abort() never reuses).
  */
 export class FastCgiExchange extends SocketExchange implements FastCgiRecordHandler {
   private readonly decoder: FastCgiRecordDecoder;
+  private readonly keepConn: boolean;
   private stdoutClosed = false;
   private stderrLine = '';
+  /** A clean END_REQUEST was decoded; the exchange completes once the rest of its read is seen. */
+  private endSeen = false;
+  /** Bytes after END_REQUEST in the same read. */
+  private trailing = false;
 
-  constructor(socket: Socket, request: ExchangeRequest, sink: ExchangeSink) {
-    super(socket, request, sink, false);
+  constructor(
+    socket: Socket,
+    request: ExchangeRequest,
+    sink: ExchangeSink,
+    options?: FastCgiExchangeOptions,
+  ) {
+    super(socket, request, sink, false, options);
+    this.keepConn = options?.keepConn === true;
     this.decoder = new FastCgiRecordDecoder(this);
   }
 
   protected encodeHead(inlineBody: Buffer | undefined): Buffer {
-    return encodeFastCgiRequestHead(REQUEST_ID, this.request.params, false, inlineBody);
+    return encodeFastCgiRequestHead(REQUEST_ID, this.request.params, this.keepConn, inlineBody);
   }
 
   protected writeBody(chunk: Buffer): boolean {
@@ -53,11 +78,22 @@ export class FastCgiExchange extends SocketExchange implements FastCgiRecordHand
     try {
       this.decoder.push(chunk);
     } catch (error) {
-      this.fail(
-        error instanceof ProtocolError
-          ? error
-          : new ProtocolError('ERR_FCGI_DECODE', 'upstream sent an invalid FastCGI record', { cause: error }),
-      );
+      if (this.endSeen) {
+        // Garbage after a complete response: the response stands, the connection does not.
+        this.trailing = true;
+      } else {
+        this.fail(
+          error instanceof ProtocolError
+            ? error
+            : new ProtocolError('ERR_FCGI_DECODE', 'upstream sent an invalid FastCGI record', {
+                cause: error,
+              }),
+        );
+        return;
+      }
+    }
+    if (this.endSeen) {
+      this.complete(this.keepConn && this.stdoutClosed && !this.trailing && this.decoder.atRecordBoundary);
     }
   }
 
@@ -75,6 +111,10 @@ export class FastCgiExchange extends SocketExchange implements FastCgiRecordHand
 
   onRecord(type: number, requestId: number, content: Buffer): void {
     if (this.done) return;
+    if (this.endSeen) {
+      this.trailing = true;
+      return;
+    }
     if (requestId !== REQUEST_ID) {
       this.fail(
         new ProtocolError('ERR_FCGI_REQUEST_ID', `upstream sent a record for request id ${requestId}`),
@@ -99,7 +139,7 @@ export class FastCgiExchange extends SocketExchange implements FastCgiRecordHand
         const end = decodeEndRequest(content);
         const error = endRequestError(end.protocolStatus);
         if (error !== undefined) this.fail(error);
-        else this.complete();
+        else this.endSeen = true;
         return;
       }
       default:

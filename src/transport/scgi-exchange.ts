@@ -1,15 +1,16 @@
 import type { Socket } from 'node:net';
 import { encodeScgiHead } from '../protocol/scgi/index.ts';
-import { type ExchangeRequest, type ExchangeSink, SocketExchange } from './exchange.ts';
+import { type ExchangeOptions, type ExchangeRequest, type ExchangeSink, SocketExchange } from './exchange.ts';
 
 /**
  * SCGI: a netstring of CGI variables, the body, and a CGI response that ends when the backend
- * closes the connection (the protocol allows one request per connection).
+ * closes the connection (the protocol allows one request per connection, so onRelease is
+ * always told `reusable: false`; nginx and httpd never reuse SCGI connections, A.3).
  */
 export class ScgiExchange extends SocketExchange {
-  constructor(socket: Socket, request: ExchangeRequest, sink: ExchangeSink) {
+  constructor(socket: Socket, request: ExchangeRequest, sink: ExchangeSink, options?: ExchangeOptions) {
     // SCGI backends may answer with an HTTP status line (nginx accepts it, C.1.1).
-    super(socket, request, sink, true);
+    super(socket, request, sink, true, options);
   }
 
   protected encodeHead(inlineBody: Buffer | undefined): Buffer {
