@@ -42,6 +42,17 @@ test('upstream adds $upstream_addr, $upstream_response_time and $request_id', ()
   );
 });
 
+test('every server tried is listed, as nginx lists $upstream_addr and $upstream_response_time', () => {
+  assert.match(
+    line('upstream', {
+      ...RECORD,
+      upstreamAddr: '127.0.0.1:9000, 127.0.0.1:9001',
+      upstreamSeconds: [0.0012, 0.0345],
+    }),
+    /" 127\.0\.0\.1:9000, 127\.0\.0\.1:9001 0\.001, 0\.035 0123456789abcdef\n$/,
+  );
+});
+
 test('quotes, backslashes and control bytes are escaped as nginx does', () => {
   const text = line('combined', { ...RECORD, userAgent: 'a"b\\c\nd\xff', requestLine: 'GET /\x01 HTTP/1.1' });
   assert.equal(text.split('\n').length, 2);

@@ -11,8 +11,11 @@ export interface AccessRecord {
   readonly userAgent: string | undefined;
   /** $upstream_addr: '' when no backend was contacted. */
   readonly upstreamAddr: string;
-  /** $upstream_response_time in seconds with millisecond resolution; undefined when none. */
-  readonly upstreamSeconds: number | undefined;
+  /**
+   * $upstream_response_time in seconds with millisecond resolution; undefined when none. A list
+   * when several servers were tried, printed as nginx does: `0.001, 0.004`.
+   */
+  readonly upstreamSeconds: number | readonly number[] | undefined;
   readonly requestId: string;
 }
 
@@ -39,7 +42,15 @@ export class AccessLog {
       r.referer ?? '-',
     )}" "${escapeField(r.userAgent ?? '-')}"`;
     if (this.format === 'upstream') {
-      const upstreamTime = r.upstreamSeconds === undefined ? '-' : r.upstreamSeconds.toFixed(3);
+      const t = r.upstreamSeconds;
+      const upstreamTime =
+        t === undefined
+          ? '-'
+          : typeof t === 'number'
+            ? t.toFixed(3)
+            : t.length === 0
+              ? '-'
+              : t.map((s) => s.toFixed(3)).join(', ');
       line += ` ${r.upstreamAddr === '' ? '-' : r.upstreamAddr} ${upstreamTime} ${r.requestId}`;
     }
     this.out.write(`${line}\n`);

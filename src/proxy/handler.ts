@@ -4,14 +4,10 @@ import { decodeRequestPath } from '../cgi/path.ts';
 import { ClientRequestError, GatewayError } from '../errors.ts';
 import type { AccessLog } from '../observability/access-log.ts';
 import type { Logger } from '../observability/logger.ts';
-import { connectBackend } from '../pool/connector.ts';
-import type { SocketExchange } from '../transport/exchange.ts';
-import { FastCgiExchange } from '../transport/fastcgi-exchange.ts';
-import { ScgiExchange } from '../transport/scgi-exchange.ts';
-import { ClientResponder } from './client-responder.ts';
 import { sendErrorPage, sendRedirect } from './error-page.ts';
 import { type BodyLimits, type PreparedBody, prepareBody } from './request-body.ts';
 import type { RouteRequest, Router } from './route.ts';
+import { UpstreamRequest } from './upstream-request.ts';
 
 export interface HandlerOptions {
   readonly router: Router;
@@ -37,13 +33,7 @@ export class RequestHandler {
   handle(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
     const requestId = randomBytes(16).toString('hex');
     const started = performance.now();
-    const state: RequestState = {
-      upstreamAddr: '',
-      upstreamStart: 0,
-      upstreamEnd: 0,
-      status: 0,
-      bodyBytes: 0,
-    };
+    const state: RequestState = { upstream: undefined };
     res.once('close', () => this.finish(req, res, requestId, started, state));
     this.run(req, res, expectContinue, requestId, state).catch((error: unknown) => {
       this.fail(req, res, requestId, error, state);
@@ -109,46 +99,24 @@ export class RequestHandler {
         captures: decision.captures,
       };
       const params = route.buildEnv(request, decision.backendPath);
-      const backendTarget = route.pickTarget();
-      state.upstreamAddr = backendTarget.display;
-      state.upstreamStart = performance.now();
-      const abort = new AbortController();
-      const onClose = (): void => abort.abort();
-      res.once('close', onClose);
-      const backend = await connectBackend(backendTarget, route.connectTimeout, abort.signal);
-      res.off('close', onClose);
-      if (res.destroyed) {
-        backend.destroy();
-        return;
-      }
-      const responder = new ClientResponder(res, {
-        requestId,
-        backend: backendTarget.display,
-        method: request.method,
+      const upstream = new UpstreamRequest({
+        res,
+        route,
+        request,
+        exchange: {
+          params,
+          contentLength: prepared.contentLength,
+          body: prepared.body,
+          headLimit: route.headLimit,
+          sendTimeout: route.sendTimeout,
+          readTimeout: route.readTimeout,
+        },
         log: this.options.log,
-        hiddenHeaders: route.hiddenHeaders,
         sendTimeout: this.options.sendTimeout,
       });
-      const exchangeRequest = {
-        params,
-        contentLength: prepared.contentLength,
-        body: prepared.body,
-        headLimit: route.headLimit,
-        sendTimeout: route.sendTimeout,
-        readTimeout: route.readTimeout,
-      };
-      const exchange: SocketExchange =
-        route.protocol === 'scgi'
-          ? new ScgiExchange(backend, exchangeRequest, responder)
-          : new FastCgiExchange(backend, exchangeRequest, responder);
-      responder.attach(exchange);
-      state.responder = responder;
-      // A client that goes away aborts the backend request (the connection is closed).
-      res.once('close', () => exchange.abort());
-      exchange.start();
-      await new Promise<void>((resolve) => res.once('close', resolve));
+      state.upstream = upstream;
+      await upstream.run();
     } finally {
-      state.upstreamEnd = performance.now();
       await prepared?.spill?.dispose();
     }
   }
@@ -171,10 +139,11 @@ export class RequestHandler {
             'none',
           );
     const level = gatewayError.source === 'client' ? 'info' : 'error';
+    const backend = state.upstream?.lastAddress ?? '';
     this.options.log.log(level, gatewayError.message, {
       requestId,
       client: req.socket?.remoteAddress,
-      backend: state.upstreamAddr === '' ? undefined : state.upstreamAddr,
+      backend: backend === '' ? undefined : backend,
       request: `${req.method} ${req.url}`,
     });
     if (res.headersSent) {
@@ -196,7 +165,9 @@ export class RequestHandler {
   ): void {
     const accessLog = this.options.accessLog;
     if (accessLog === undefined) return;
-    const responder = state.responder;
+    const responder = state.upstream?.responder;
+    const attempts = state.upstream?.attempts ?? [];
+    const now = performance.now();
     accessLog.write({
       remoteAddr: req.socket?.remoteAddress ?? '-',
       time: new Date(performance.timeOrigin + started),
@@ -208,21 +179,18 @@ export class RequestHandler {
         (req.method === 'HEAD' || !res.headersSent ? 0 : Number(res.getHeader('content-length') ?? 0)),
       referer: req.headers.referer,
       userAgent: req.headers['user-agent'],
-      upstreamAddr: state.upstreamAddr,
+      // nginx lists every attempt: "127.0.0.1:9000, 127.0.0.1:9001" and "0.001, 0.004".
+      upstreamAddr: attempts.map((a) => a.address).join(', '),
       upstreamSeconds:
-        state.upstreamStart === 0
+        attempts.length === 0
           ? undefined
-          : ((state.upstreamEnd === 0 ? performance.now() : state.upstreamEnd) - state.upstreamStart) / 1000,
+          : attempts.map((a) => ((a.end === 0 ? now : a.end) - a.start) / 1000),
       requestId,
     });
   }
 }
 
 interface RequestState {
-  upstreamAddr: string;
-  upstreamStart: number;
-  upstreamEnd: number;
-  status: number;
-  bodyBytes: number;
-  responder?: ClientResponder;
+  /** The attempt loop, once the request reached it. */
+  upstream: UpstreamRequest | undefined;
 }

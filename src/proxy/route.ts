@@ -1,5 +1,7 @@
-import type { Param } from '../protocol/params.ts';
+import type { UpstreamGroup } from '../balancer/group.ts';
 import type { SocketTarget } from '../pool/connector.ts';
+import type { Param } from '../protocol/params.ts';
+import type { NextUpstreamRules } from './next-upstream.ts';
 
 /** The request as the env builder sees it: everything known once the route is chosen. */
 export interface RouteRequest {
@@ -25,6 +27,27 @@ export interface RouteRequest {
 }
 
 /**
+ * Where a route's requests go: a group (named, or the group of one a plain address makes, as
+ * nginx makes an implicit upstream for `scgi_pass host:port`) and how to reach its members.
+ * Built once per config, shared by every route that names the group.
+ */
+export interface RouteUpstream {
+  readonly group: UpstreamGroup;
+  /** Connect target of each member, by `member.index`. */
+  readonly targets: readonly SocketTarget[];
+}
+
+/** What the group's policy reads from a request (balancer SelectionContext without `tried`). */
+export interface SelectionInputs {
+  /** ip_hash. */
+  readonly clientAddress: string;
+  /** The evaluated `hash.key`; undefined unless the group hashes. */
+  readonly hashKey: string | undefined;
+  /** The sticky route the request asks for; undefined unless the group is sticky. */
+  readonly route: string | undefined;
+}
+
+/**
  * A compiled place requests go: an nginx location with scgi_pass / fastcgi_pass, or an Apache
  * ProxyPass rule. Built once per config; read, never changed, per request.
  */
@@ -32,8 +55,11 @@ export interface BackendRoute {
   /** For logs and `portico check`: `location ~ \.php$`, `proxy_pass /scgi-bin/`. */
   readonly name: string;
   readonly protocol: 'scgi' | 'fastcgi';
-  /** The backend for the next attempt (a group's members in turn). */
-  pickTarget(): SocketTarget;
+  readonly upstream: RouteUpstream;
+  /** next_upstream, next_upstream_tries, next_upstream_timeout. */
+  readonly nextUpstream: NextUpstreamRules;
+  /** The request's inputs to the group's selection (evaluated once per request). */
+  selectionInputs(request: RouteRequest): SelectionInputs;
   /** The CGI environment for one request, in wire order; `backendPath` from a ProxyPassMatch. */
   buildEnv(request: RouteRequest, backendPath?: string): Param[];
   readonly passRequestBody: boolean;

@@ -14,6 +14,11 @@ import type {
 } from '../config/schema.ts';
 import { type BackendAddress, parseBackendAddress } from '../pool/address.ts';
 import {
+  compileNextUpstream,
+  DEFAULT_NEXT_UPSTREAM,
+  type NextUpstreamRules,
+} from '../proxy/next-upstream.ts';
+import {
   compileLocations,
   type LocationMatcher,
   type LocationSpec,
@@ -21,9 +26,10 @@ import {
 } from '../proxy/locations.ts';
 import { compileProxyPass, type ProxyPassSpec, type ProxyPassTable } from '../proxy/proxy-pass.ts';
 import type { BodyLimits } from '../proxy/request-body.ts';
-import type { BackendRoute, RouteDecision, RouteRequest, Router } from '../proxy/route.ts';
+import type { BackendRoute, RouteDecision, RouteRequest, Router, SelectionInputs } from '../proxy/route.ts';
 import type { Param } from '../protocol/params.ts';
 import type { FrontOptions, ListenTarget } from './listeners.ts';
+import { type CompiledUpstream, UpstreamSet, type UpstreamSetOptions } from './upstreams.ts';
 
 /** The config turned into the objects requests use; built once, never changed. */
 export interface Runtime {
@@ -34,6 +40,10 @@ export interface Runtime {
   readonly sendTimeout: number;
   readonly router: Router;
   readonly routes: readonly BackendRoute[];
+  /** Every upstream group; `upstreams.snapshot()` reads the members' live counters. */
+  readonly upstreams: UpstreamSet;
+  /** Releases the groups' hold on the shared host table (after the runtime has drained). */
+  dispose(): void;
 }
 
 /** nginx hides these backend headers from the client unless pass_header names them (C.1.2). */
@@ -102,11 +112,32 @@ function hiddenHeaders(block: {
   return hidden;
 }
 
-/** A round robin over a group's members; balancing policies are issue 4's. */
-function targets(config: PorticoConfig, pass: string): readonly BackendAddress[] {
-  const group = config.upstreams[pass];
-  if (group !== undefined) return group.servers.map((s) => parseBackendAddress(s.address));
-  return [parseBackendAddress(pass)];
+/** Every Cookie header value of the request (node keeps repeated ones apart in rawHeaders). */
+function cookieHeaders(raw: readonly string[]): string[] | undefined {
+  let out: string[] | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length === 6 && name.toLowerCase() === 'cookie') (out ??= []).push(raw[i + 1] as string);
+  }
+  return out;
+}
+
+/** The request's inputs to its group's selection; the hash key and sticky route only when used. */
+function selectionInputs(
+  upstream: CompiledUpstream,
+  request: RouteRequest,
+  base: FactsBase,
+): SelectionInputs {
+  const hashKey =
+    upstream.hashKey === undefined
+      ? undefined
+      : upstream.hashKey.evaluate(new VariableContext(facts(request, base)));
+  const sticky = upstream.group.sticky;
+  const route =
+    sticky === undefined
+      ? undefined
+      : sticky.resolve(request.rawTarget, cookieHeaders(request.rawHeaders))?.route;
+  return { clientAddress: request.remoteAddress, hashKey, route };
 }
 
 function paramList(block: ScgiConfig | FastCgiConfig): ParamSpec[] {
@@ -130,18 +161,28 @@ class LocationRoute implements BackendRoute {
   readonly sendTimeout: number;
   readonly readTimeout: number;
   readonly hiddenHeaders: ReadonlySet<string>;
-  private readonly members: readonly BackendAddress[];
-  private next = 0;
+  readonly upstream: CompiledUpstream;
+  readonly nextUpstream: NextUpstreamRules;
   private readonly params: CompiledParams;
   private readonly base: FactsBase;
   private readonly split: RegExp | undefined;
   private readonly index: string;
 
-  constructor(config: PorticoConfig, location: LocationConfig, protocol: 'scgi' | 'fastcgi') {
+  constructor(
+    config: PorticoConfig,
+    location: LocationConfig,
+    protocol: 'scgi' | 'fastcgi',
+    upstreams: UpstreamSet,
+  ) {
     const block = (protocol === 'scgi' ? location.scgi : location.fastcgi) as ScgiConfig | FastCgiConfig;
     this.name = `location ${location.match}`;
     this.protocol = protocol;
-    this.members = targets(config, block.pass);
+    this.upstream = upstreams.forPass(block.pass, protocol);
+    this.nextUpstream = compileNextUpstream(
+      block.next_upstream,
+      block.next_upstream_tries,
+      block.next_upstream_timeout,
+    );
     this.passRequestBody = block.pass_request_body;
     this.headLimit = block.buffer_size;
     this.connectTimeout = block.connect_timeout;
@@ -159,10 +200,8 @@ class LocationRoute implements BackendRoute {
     this.index = fastcgi?.index ?? '';
   }
 
-  pickTarget(): BackendAddress {
-    const member = this.members[this.next] as BackendAddress;
-    this.next = (this.next + 1) % this.members.length;
-    return member;
+  selectionInputs(request: RouteRequest): SelectionInputs {
+    return selectionInputs(this.upstream, request, this.base);
   }
 
   buildEnv(request: RouteRequest): Param[] {
@@ -185,15 +224,19 @@ class ProxyPassRoute implements BackendRoute {
   readonly sendTimeout: number;
   readonly readTimeout: number;
   readonly hiddenHeaders: ReadonlySet<string> = new Set(DEFAULT_HIDDEN);
+  readonly upstream: CompiledUpstream;
+  /** httpd retries a plain worker never; a group of one gets one try whatever the rules. */
+  readonly nextUpstream: NextUpstreamRules = DEFAULT_NEXT_UPSTREAM;
   private readonly target: BackendAddress;
   private readonly rule: ProxyPassConfig;
   private readonly params: CompiledParams;
   private readonly base: FactsBase;
 
-  constructor(config: PorticoConfig, rule: ProxyPassConfig) {
+  constructor(config: PorticoConfig, rule: ProxyPassConfig, upstreams: UpstreamSet) {
     this.rule = rule;
     this.target = parseBackendAddress(rule.url);
     this.protocol = this.target.protocol ?? 'fastcgi';
+    this.upstream = upstreams.forAddress(this.target, this.protocol);
     this.name = `proxy_pass ${rule.path ?? rule.match}`;
     // httpd's ProxyIOBufferSize / responsefieldsize default is 8k for a header line.
     this.headLimit = 8192;
@@ -204,8 +247,8 @@ class ProxyPassRoute implements BackendRoute {
     this.base = { serverName: config.server_name[0] ?? '', documentRoot: stripSlash(config.root) };
   }
 
-  pickTarget(): BackendAddress {
-    return this.target;
+  selectionInputs(request: RouteRequest): SelectionInputs {
+    return selectionInputs(this.upstream, request, this.base);
   }
 
   buildEnv(request: RouteRequest, backendPath = ''): Param[] {
@@ -269,10 +312,27 @@ class GatewayRouter implements Router {
   }
 }
 
-/** Compiles a validated config; throws ConfigError for what only compiling can find. */
-export function compileRuntime(config: PorticoConfig, _configFile?: string): Runtime {
+/**
+ * Compiles a validated config; throws ConfigError for what only compiling can find. On reload,
+ * pass the running runtime's `upstreams.registry` so member state carries over.
+ */
+export function compileRuntime(
+  config: PorticoConfig,
+  _configFile?: string,
+  options: UpstreamSetOptions = {},
+): Runtime {
+  const upstreams = new UpstreamSet(config, options);
+  try {
+    return compile(config, upstreams);
+  } catch (error) {
+    upstreams.dispose();
+    throw error;
+  }
+}
+
+function compile(config: PorticoConfig, upstreams: UpstreamSet): Runtime {
   const routes: BackendRoute[] = [];
-  const proxyPassRoutes = config.proxy_pass.map((rule) => new ProxyPassRoute(config, rule));
+  const proxyPassRoutes = config.proxy_pass.map((rule) => new ProxyPassRoute(config, rule, upstreams));
   routes.push(...proxyPassRoutes);
   const proxyPass = compileProxyPass<ProxyPassEntry>(
     config.proxy_pass.map((rule, i) => ({
@@ -285,7 +345,8 @@ export function compileRuntime(config: PorticoConfig, _configFile?: string): Run
   const locationSpecs = config.locations.map((location): LocationEntry => {
     const protocol =
       location.scgi !== undefined ? 'scgi' : location.fastcgi !== undefined ? 'fastcgi' : undefined;
-    const route = protocol === undefined ? undefined : new LocationRoute(config, location, protocol);
+    const route =
+      protocol === undefined ? undefined : new LocationRoute(config, location, protocol, upstreams);
     if (route !== undefined) routes.push(route);
     return { match: location.match, internal: location.internal, autoRedirect: route !== undefined, route };
   });
@@ -313,5 +374,7 @@ export function compileRuntime(config: PorticoConfig, _configFile?: string): Run
     sendTimeout: config.send_timeout,
     router: new GatewayRouter(proxyPass, locations),
     routes,
+    upstreams,
+    dispose: () => upstreams.dispose(),
   };
 }

@@ -1,0 +1,264 @@
+/**
+ * The attempt loop of one request (DESIGN.md phase 5, nginx ngx_http_upstream_connect /
+ * ngx_http_upstream_next): the group picks a member not yet tried, the connector opens a
+ * socket, the exchange runs up to the response head behind an AttemptSink, and the failure, if
+ * any, decides between the next member and the client's error page (next-upstream.ts).
+ *
+ *   acquire --none--> 502 "no live upstreams" (503 for httpd nofailover)
+ *      |
+ *   connect --fail--> report, release --retry?--> acquire (member added to `tried`)
+ *      |                                  \--no--> the connect error's page (502 / 504)
+ *   exchange --fail before the head / listed status--> report, release --retry?--> acquire
+ *      |                                                                 \--no--> passed on
+ *   head passed to the client: committed, no failover from here on
+ *      |
+ *   client connection closed: release the member with the bytes it moved
+ *
+ * Every attempt is recorded for the access log, as nginx lists them in $upstream_addr and
+ * $upstream_response_time ("127.0.0.1:9000, 127.0.0.1:9001").
+ */
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Member } from '../balancer/member.ts';
+import type { SelectionContext } from '../balancer/policy.ts';
+import { type GatewayError, UpstreamError } from '../errors.ts';
+import type { Logger } from '../observability/logger.ts';
+import { connectBackend, type SocketTarget } from '../pool/connector.ts';
+import { asGatewayError, type ExchangeRequest, type SocketExchange } from '../transport/exchange.ts';
+import { FastCgiExchange } from '../transport/fastcgi-exchange.ts';
+import { ScgiExchange } from '../transport/scgi-exchange.ts';
+import { type AttemptDecisions, AttemptSink } from './attempt-sink.ts';
+import { ClientResponder, type ExchangeControl } from './client-responder.ts';
+import { errorCondition, maxTries, mayRetry, statusCondition } from './next-upstream.ts';
+import type { BackendRoute, RouteRequest } from './route.ts';
+
+/** One try on one member (or the group's name when none could be chosen, as nginx logs it). */
+export interface UpstreamAttempt {
+  readonly address: string;
+  /** performance.now() at the start and end; end 0 while it runs. */
+  readonly start: number;
+  end: number;
+}
+
+export interface UpstreamRequestOptions {
+  readonly res: ServerResponse;
+  readonly route: BackendRoute;
+  readonly request: RouteRequest;
+  readonly exchange: ExchangeRequest;
+  readonly log: Logger;
+  /** nginx send_timeout towards the client. */
+  readonly sendTimeout: number;
+}
+
+type Step = 'done' | 'retry';
+
+export class UpstreamRequest {
+  /** Every attempt in order. */
+  readonly attempts: UpstreamAttempt[] = [];
+  /** The responder of the attempt the client got, once there is one. */
+  responder: ClientResponder | undefined;
+  private readonly o: UpstreamRequestOptions;
+  private readonly tried = new Set<string>();
+  private readonly ctx: SelectionContext;
+  private readonly maxTries: number;
+  private readonly bodyStreamed: boolean;
+  private startedAt = 0;
+
+  constructor(options: UpstreamRequestOptions) {
+    this.o = options;
+    const inputs = options.route.selectionInputs(options.request);
+    this.ctx = { ...inputs, tried: this.tried };
+    this.maxTries = maxTries(options.route.upstream.group.tries, options.route.nextUpstream);
+    this.bodyStreamed = options.exchange.body.kind === 'stream';
+  }
+
+  /** The address of the last attempt, for error log lines; '' before the first. */
+  get lastAddress(): string {
+    return this.attempts.at(-1)?.address ?? '';
+  }
+
+  /**
+   * Runs attempts until one is committed or the client left; resolves when the client
+   * connection has closed. Rejects with the error to show when no attempt reached the client.
+   */
+  async run(): Promise<void> {
+    const group = this.o.route.upstream.group;
+    this.startedAt = Date.now();
+    for (;;) {
+      if (this.o.res.destroyed) return;
+      const sel = group.acquire(this.ctx, Date.now());
+      if (!sel.ok) {
+        const now = performance.now();
+        this.attempts.push({ address: group.name, start: now, end: now });
+        throw sel.reason === 'sticky-route-unavailable'
+          ? new UpstreamError('ERR_STICKY_ROUTE_UNAVAILABLE', 'the sticky route has no usable member', {
+              status: 503,
+            })
+          : new UpstreamError('ERR_NO_LIVE_UPSTREAMS', 'no live upstreams');
+      }
+      const member = sel.member;
+      const target = this.o.route.upstream.targets[member.index] as SocketTarget;
+      const attempt: UpstreamAttempt = { address: target.display, start: performance.now(), end: 0 };
+      this.attempts.push(attempt);
+      let step: Step;
+      try {
+        step = await this.attempt(member, target);
+      } finally {
+        attempt.end = performance.now();
+      }
+      if (step === 'done') return;
+      this.tried.add(member.key);
+    }
+  }
+
+  private async attempt(member: Member, target: SocketTarget): Promise<Step> {
+    const { res, route } = this.o;
+    const group = route.upstream.group;
+    const abort = new AbortController();
+    const onClose = (): void => abort.abort();
+    res.once('close', onClose);
+    let socket: Socket;
+    try {
+      socket = await connectBackend(target, route.connectTimeout, abort.signal);
+    } catch (error) {
+      res.off('close', onClose);
+      group.release(member);
+      // The client left while connecting: nginx's 499, nothing held against the member.
+      if (abort.signal.aborted || res.destroyed) return 'done';
+      const failure = asGatewayError(error);
+      if (new Judge(this, member, target, false).retryError(failure)) return 'retry';
+      throw failure;
+    }
+    res.off('close', onClose);
+    if (res.destroyed) {
+      socket.destroy();
+      group.release(member);
+      return 'done';
+    }
+    const sink = new AttemptSink(new Judge(this, member, target, true));
+    const exchange: SocketExchange =
+      route.protocol === 'scgi'
+        ? new ScgiExchange(socket, this.o.exchange, sink)
+        : new FastCgiExchange(socket, this.o.exchange, sink);
+    sink.attach(exchange);
+    let onGone: () => void = () => {};
+    // A client that goes away aborts the backend request (the connection is closed).
+    const closed = new Promise<void>((resolve) => {
+      onGone = () => {
+        exchange.abort();
+        sink.clientGone();
+        resolve();
+      };
+      res.once('close', onGone);
+    });
+    try {
+      exchange.start();
+    } catch (error) {
+      // The request could not be encoded (EncodeError, 500): ours, not the member's fault.
+      res.off('close', onGone);
+      exchange.abort();
+      group.release(member);
+      throw error;
+    }
+    const outcome = await sink.outcome;
+    if (outcome.kind === 'retry') res.off('close', onGone);
+    else await closed;
+    group.release(member, { bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten });
+    return outcome.kind === 'retry' ? 'retry' : 'done';
+  }
+
+  /** nginx's rules for this request, after `attempts` tries. */
+  mayRetry(condition: number, requestSent: boolean): boolean {
+    return mayRetry(this.o.route.nextUpstream, {
+      condition,
+      attempts: this.attempts.length,
+      maxTries: this.maxTries,
+      elapsed: Date.now() - this.startedAt,
+      method: this.o.request.method,
+      requestSent,
+      bodyStreamed: this.bodyStreamed,
+    });
+  }
+
+  commit(target: SocketTarget, exchange: ExchangeControl): ClientResponder {
+    const o = this.o;
+    const responder = new ClientResponder(o.res, {
+      requestId: o.request.requestId,
+      backend: target.display,
+      method: o.request.method,
+      log: o.log,
+      hiddenHeaders: o.route.hiddenHeaders,
+      sendTimeout: o.sendTimeout,
+    });
+    responder.attach(exchange);
+    this.responder = responder;
+    return responder;
+  }
+
+  log(level: 'info' | 'warn' | 'error', message: string, target: SocketTarget): void {
+    this.o.log.log(level, message, { requestId: this.o.request.requestId, backend: target.display });
+  }
+
+  get group() {
+    return this.o.route.upstream.group;
+  }
+}
+
+/** One attempt's decisions, and what they report to the group and the log. */
+class Judge implements AttemptDecisions {
+  private readonly up: UpstreamRequest;
+  private readonly member: Member;
+  private readonly target: SocketTarget;
+  /** The exchange started: the request head went out (nginx `u->request_sent`). */
+  private readonly sent: boolean;
+
+  constructor(up: UpstreamRequest, member: Member, target: SocketTarget, sent: boolean) {
+    this.up = up;
+    this.member = member;
+    this.target = target;
+    this.sent = sent;
+  }
+
+  retryStatus(status: number): boolean {
+    const condition = statusCondition(status);
+    if (condition === 0 || !this.up.mayRetry(condition, this.sent)) return false;
+    // nginx counts a listed status as a failure only when it passes the request on.
+    this.report(`http_${status}`);
+    this.up.log('info', `upstream answered ${status}, passing the request to the next server`, this.target);
+    return true;
+  }
+
+  retryError(error: GatewayError): boolean {
+    const condition = errorCondition(error.failure);
+    // The client's fault or ours (failure 'none'): nothing against the member, never retried.
+    if (condition === 0) return false;
+    // nginx: error, timeout and invalid_header always count, listed or not.
+    this.report(error.failure as 'error' | 'timeout' | 'invalid_header');
+    if (!this.up.mayRetry(condition, this.sent)) return false;
+    this.up.log('error', `${error.message}, passing the request to the next server`, this.target);
+    return true;
+  }
+
+  commit(exchange: ExchangeControl): ClientResponder {
+    return this.up.commit(this.target, exchange);
+  }
+
+  headPassed(accepted: boolean): void {
+    const now = Date.now();
+    if (accepted) this.up.group.reportSuccess(this.member, now);
+    else this.report('invalid_header');
+  }
+
+  onStderr(line: string): void {
+    this.up.log('error', `FastCGI sent in stderr: "${line}"`, this.target);
+  }
+
+  private report(kind: 'error' | 'timeout' | 'invalid_header' | `http_${number}`): void {
+    const group = this.up.group;
+    const now = Date.now();
+    // A group's only server never goes out (nginx), though its failures are counted.
+    if (group.reportFailure(this.member, kind, now) && group.memberState(this.member, now) === 'failed') {
+      this.up.log('warn', 'upstream server temporarily disabled', this.target);
+    }
+  }
+}

@@ -1,0 +1,101 @@
+/**
+ * The config's upstream groups as runtime objects: one `UpstreamGroup` per `upstreams.NAME`,
+ * and one group of one member per distinct plain address a `pass` or a ProxyPass URL names
+ * (nginx makes the same implicit upstream for `scgi_pass host:port`, so a plain address has
+ * one try and its only server is never marked failed). Every group of every config generation
+ * shares one HostRegistry: counters, failure state and balancing credit belong to the address
+ * and outlive a reload (balancer/host-state.ts).
+ */
+import { type GroupSnapshot, UpstreamGroup } from '../balancer/group.ts';
+import { HostRegistry } from '../balancer/host-state.ts';
+import type { UpstreamOptions } from '../balancer/options.ts';
+import { compileTemplate, type Template } from '../cgi/variables.ts';
+import type { PorticoConfig } from '../config/schema.ts';
+import { upstreamOptions } from '../config/upstream-schema.ts';
+import { type BackendAddress, parseBackendAddress } from '../pool/address.ts';
+import type { RouteUpstream } from '../proxy/route.ts';
+
+/** A group with what the pipeline needs beside it. */
+export interface CompiledUpstream extends RouteUpstream {
+  /** nginx `hash KEY`, compiled; undefined unless the group hashes. */
+  readonly hashKey: Template | undefined;
+}
+
+export interface UpstreamSetOptions {
+  /** The process's host table; give the previous runtime's on reload. Default: a new one. */
+  readonly registry?: HostRegistry;
+}
+
+/** Every group of one config. */
+export class UpstreamSet {
+  readonly registry: HostRegistry;
+  private readonly named = new Map<string, CompiledUpstream>();
+  private readonly implicit = new Map<string, CompiledUpstream>();
+  private disposed = false;
+
+  /** Throws ConfigError when a group is refused (the schema has checked them already). */
+  constructor(config: PorticoConfig, options: UpstreamSetOptions = {}) {
+    this.registry = options.registry ?? new HostRegistry();
+    try {
+      for (const [name, u] of Object.entries(config.upstreams)) {
+        const targets = u.servers.map((s) => parseBackendAddress(s.address));
+        const hashKey =
+          u.balance === 'hash' && u.hash !== undefined ? compileTemplate(u.hash.key) : undefined;
+        this.named.set(name, this.build(upstreamOptions(name, u), targets, hashKey));
+      }
+    } catch (error) {
+      this.dispose();
+      throw error;
+    }
+  }
+
+  /** The group a `pass` names: an upstream name, else the group of its one address. */
+  forPass(pass: string, protocol: 'scgi' | 'fastcgi'): CompiledUpstream {
+    const named = this.named.get(pass);
+    if (named !== undefined) return named;
+    return this.forAddress(parseBackendAddress(pass), protocol);
+  }
+
+  /** The group of one for a plain address, shared by every route that names it. */
+  forAddress(address: BackendAddress, protocol: 'scgi' | 'fastcgi'): CompiledUpstream {
+    const key = `${protocol} ${address.display}`;
+    let found = this.implicit.get(key);
+    if (found === undefined) {
+      const options: UpstreamOptions = {
+        name: address.display,
+        protocol,
+        servers: [{ address: address.display }],
+      };
+      found = this.build(options, [address], undefined);
+      this.implicit.set(key, found);
+    }
+    return found;
+  }
+
+  /** Every group, named ones first (config order), then the implicit ones. */
+  get groups(): UpstreamGroup[] {
+    return [...this.named.values(), ...this.implicit.values()].map((u) => u.group);
+  }
+
+  /** Each group's members with their live counters (requests, failures, active, bytes, state). */
+  snapshot(now = Date.now()): GroupSnapshot[] {
+    return this.groups.map((g) => g.snapshot(now));
+  }
+
+  /** Lets go of every host (a later config keeps the ones it names); idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    for (const u of this.named.values()) u.group.dispose();
+    for (const u of this.implicit.values()) u.group.dispose();
+  }
+
+  private build(
+    options: UpstreamOptions,
+    targets: readonly BackendAddress[],
+    hashKey: Template | undefined,
+  ): CompiledUpstream {
+    const group = new UpstreamGroup(options, { registry: this.registry });
+    return { group, targets, hashKey };
+  }
+}
