@@ -99,3 +99,14 @@ export class UpstreamSet {
     return { group, targets, hashKey };
   }
 }
+
+/**
+ * The library API's view of the members: every group of a runtime with each member's live
+ * counters (requests, failures, active, bytesIn, bytesOut) and state, as plain JSON.
+ */
+export function upstreamSnapshot(
+  runtime: { readonly upstreams: UpstreamSet },
+  now = Date.now(),
+): GroupSnapshot[] {
+  return runtime.upstreams.snapshot(now);
+}

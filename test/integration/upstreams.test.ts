@@ -20,6 +20,7 @@ import { MemoryLogger } from '../../src/observability/logger.ts';
 import { RequestHandler } from '../../src/proxy/handler.ts';
 import { createFront, drain, listen } from '../../src/server/listeners.ts';
 import { compileRuntime } from '../../src/server/runtime.ts';
+import { upstreamSnapshot } from '../../src/server/upstreams.ts';
 import { getFreePort, makeTempDir, type TempDir } from '../support/ports.ts';
 import { logLines, showLog, startTestGateway, type TestGateway } from './support/gateway.ts';
 import { httpRequest } from './support/http.ts';
@@ -801,7 +802,7 @@ describe('member counters through the runtime (the library API)', () => {
       }
       const ok = await httpRequest(url, { path: '/x' });
       assert.equal(ok.status, 200);
-      const [pair] = runtime.upstreams.snapshot();
+      const [pair] = upstreamSnapshot(runtime);
       assert.ok(pair !== undefined);
       assert.equal(pair.name, 'pair');
       const [x, y] = pair.members;
