@@ -23,8 +23,9 @@ export interface PreparedBody {
 }
 
 /**
- * Decides how the client's body travels. A known length is streamed (the exchange reads the
- * request as the backend takes it); a chunked body is spooled first so CONTENT_LENGTH is exact
+ * Decides how the client's body travels. A known length larger than client_body_buffer_size is
+ * streamed (the exchange reads the request as the backend takes it); a smaller one, and a
+ * chunked body, are spooled first so CONTENT_LENGTH is exact
  * (SCGI requires it, and PHP reads CONTENT_LENGTH bytes). Over client_max_body_size -> 413,
  * decided from Content-Length before any byte is read, or as spooled bytes arrive.
  * `Expect: 100-continue` is answered only once the body is really wanted.
@@ -50,13 +51,15 @@ export async function prepareBody(
     // The body is not forwarded: announce none (E19) and let node:http discard it.
     return { body: NONE, contentLength: 0, spill: undefined };
   }
-  if (!chunked) {
-    if (length === 0) return { body: NONE, contentLength: 0, spill: undefined };
-    if (expectContinue) res.writeContinue();
+  if (!chunked && length === 0) return { body: NONE, contentLength: 0, spill: undefined };
+  if (expectContinue) res.writeContinue();
+  // A body that fits client_body_buffer_size is read first, as nginx's request buffering does:
+  // it then travels in the same socket write as the request head, a slow client holds no
+  // backend worker, and the request can be replayed on another backend.
+  if (!chunked && length > limits.bodyBufferSize) {
     setBodyTimeout(req, limits.bodyTimeout);
     return { body: { kind: 'stream', source: req, length }, contentLength: length, spill: undefined };
   }
-  if (expectContinue) res.writeContinue();
   const spill = new SpillBuffer({
     memoryLimit: limits.bodyBufferSize,
     maxBytes: limits.maxBodySize,
@@ -78,6 +81,14 @@ export async function prepareBody(
       );
     }
     throw error;
+  }
+  if (!chunked && spill.length !== length) {
+    await spill.dispose();
+    throw new ClientRequestError(
+      'ERR_CLIENT_BODY_INCOMPLETE',
+      'client sent fewer body bytes than announced',
+      400,
+    );
   }
   return { body: { kind: 'spooled', spill }, contentLength: spill.length, spill };
 }
