@@ -1,10 +1,12 @@
 import type { Server } from 'node:http';
+import type { GroupSnapshot } from '../balancer/group.ts';
 import type { PorticoConfig } from '../config/schema.ts';
 import { AccessLog } from '../observability/access-log.ts';
 import { type Logger, openLogStream, StreamLogger } from '../observability/logger.ts';
 import { RequestHandler } from '../proxy/handler.ts';
 import { createFront, drain, listen } from './listeners.ts';
 import { compileRuntime } from './runtime.ts';
+import { upstreamSnapshot } from './upstreams.ts';
 
 export interface GatewayOptions {
   /** The file the config came from: relative paths (root, temp paths) resolve against its directory. */
@@ -16,6 +18,8 @@ export interface GatewayOptions {
 export interface GatewayHandle {
   /** What the listeners answer on, e.g. `http://127.0.0.1:8080/` or `unix:/run/portico.sock`. */
   readonly urls: string[];
+  /** Every upstream group with each member's live counters and state (plain JSON). */
+  upstreams(): GroupSnapshot[];
   /** Stops accepting, lets in-flight requests finish until the deadline, then closes everything. */
   close(deadlineMs?: number): Promise<void>;
 }
@@ -57,8 +61,12 @@ export async function startGateway(
   let closing: Promise<void> | undefined;
   return {
     urls,
+    upstreams: () => upstreamSnapshot(runtime),
     close(deadlineMs = config.shutdown_timeout): Promise<void> {
-      closing ??= drain(servers, deadlineMs).then(() => log.log('notice', 'portico stopped'));
+      closing ??= drain(servers, deadlineMs).then(() => {
+        runtime.dispose();
+        log.log('notice', 'portico stopped');
+      });
       return closing;
     },
   };
