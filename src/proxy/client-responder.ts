@@ -98,6 +98,9 @@ export class ClientResponder implements ExchangeSink {
     this.status = status;
     const reason = head.reason ?? STATUS_CODES[status] ?? 'Unknown';
     res.writeHead(status, reason);
+    // A head that came without body bytes (an app that flushed its headers: server-sent events,
+    // long polling) goes to the client now; otherwise it leaves with the first body chunk.
+    if (this.bodyAllowed && head.rest.length === 0) res.flushHeaders();
     if (!this.bodyAllowed) {
       // Nothing of the body reaches the client; stop reading the backend now.
       this.expected = undefined;
