@@ -205,11 +205,19 @@ describe('FastCgiExchange connection reuse', () => {
     assert.equal(released.calls[0]?.reusable, false);
   });
 
-  it('END_REQUEST without the empty STDOUT before it: not reusable', async () => {
+  it('END_REQUEST without the empty STDOUT before it (as php-fpm sends it): reusable', async () => {
     const { sink, released } = await run({ keepConn: true }, [
       Buffer.concat([stdout('Status: 200\r\n\r\nhi', false), END]),
     ]);
     assert.deepEqual(sink.events, ['head 200', 'end']);
+    assert.equal(released.calls[0]?.reusable, true);
+  });
+
+  it('STDOUT after its empty record: a protocol error, not reusable', async () => {
+    const { sink, released } = await run({ keepConn: true }, [
+      Buffer.concat([stdout('Status: 200\r\n\r\nhi'), stdout('more', false), END]),
+    ]);
+    assert.deepEqual(sink.events, ['head 200', 'error ERR_FCGI_STDOUT_AFTER_END']);
     assert.equal(released.calls[0]?.reusable, false);
   });
 

@@ -31,10 +31,12 @@ export interface FastCgiExchangeOptions extends ExchangeOptions {
  * response, never a silent success (semantics.md E18).
  *
  * With keepConn the connection is reusable only when (C.1.11, E13): END_REQUEST said
- * REQUEST_COMPLETE, STDOUT was closed before it, the record (padding included) ended exactly at
- * the end of the read that carried it with nothing after it, nothing else is buffered, the
- * whole request was sent, and neither the client nor the gateway cut the response short (a HEAD
- * or 304 whose body is not read, a client gone: abort() never reuses).
+ * REQUEST_COMPLETE, the record (padding included) ended exactly at the end of the read that
+ * carried it with nothing after it, nothing else is buffered, the whole request was sent, and
+ * neither the client nor the gateway cut the response short (a HEAD or 304 whose body is not
+ * read, a client gone: abort() never reuses). The empty STDOUT record is not required before
+ * END_REQUEST: php-fpm never sends it (its STDOUT ends at END_REQUEST), and nginx and httpd do
+ * not ask for it; STDOUT after that empty record stays a protocol error.
  */
 export class FastCgiExchange extends SocketExchange implements FastCgiRecordHandler {
   private readonly decoder: FastCgiRecordDecoder;
@@ -93,7 +95,7 @@ export class FastCgiExchange extends SocketExchange implements FastCgiRecordHand
       }
     }
     if (this.endSeen) {
-      this.complete(this.keepConn && this.stdoutClosed && !this.trailing && this.decoder.atRecordBoundary);
+      this.complete(this.keepConn && !this.trailing && this.decoder.atRecordBoundary);
     }
   }
 
