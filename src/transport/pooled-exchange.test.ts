@@ -178,6 +178,9 @@ describe('PooledExchange', () => {
     assert.match(b.body, new RegExp(`^conn ${first} req 2 `));
     assert.equal(b.pooled.reused, true);
     assert.equal(pool.stats().connects, 1);
+    // Per request, not the kept socket's running totals.
+    assert.equal(b.pooled.bytesWritten, a.pooled.bytesWritten);
+    assert.ok(b.pooled.bytesRead > 0 && b.pooled.bytesRead === a.pooled.bytesRead);
   });
 
   for (const action of ['close', 'reset'] as const) {

@@ -59,6 +59,8 @@ export class PooledExchange implements ExchangeSink {
   private retried = false;
   private aborted = false;
   private retryAbort: AbortController | undefined = undefined;
+  private read = 0;
+  private written = 0;
 
   constructor(pool: ConnectionPool, connection: PooledConnection, options: PooledExchangeOptions) {
     this.pool = pool;
@@ -69,6 +71,19 @@ export class PooledExchange implements ExchangeSink {
   /** The connection of the current attempt had carried a request before. */
   get reused(): boolean {
     return this.connection.reused;
+  }
+
+  /**
+   * Bytes this request read from / wrote to the backend, over its attempts (a kept socket's own
+   * counters span every request it carried: use these for the balancer's traffic figures).
+   * Final once the exchange has ended.
+   */
+  get bytesRead(): number {
+    return this.read;
+  }
+
+  get bytesWritten(): number {
+    return this.written;
   }
 
   /** A stale kept connection was replaced by a new one (for the error log, at info). */
@@ -119,12 +134,19 @@ export class PooledExchange implements ExchangeSink {
 
   private createExchange(connection: PooledConnection): SocketExchange {
     const pool = this.pool;
+    const socket = connection.socket;
+    const readBefore = socket.bytesRead;
+    const writtenBefore = socket.bytesWritten;
     // One closure per exchange: the connection it returns is the one it was given.
-    const onRelease = (_socket: Socket, reusable: boolean): void => pool.release(connection, reusable);
+    const onRelease = (_socket: Socket, reusable: boolean): void => {
+      this.read += socket.bytesRead - readBefore;
+      this.written += socket.bytesWritten - writtenBefore;
+      pool.release(connection, reusable);
+    };
     const { protocol, request } = this.options;
-    if (protocol === 'scgi') return new ScgiExchange(connection.socket, request, this, { onRelease });
+    if (protocol === 'scgi') return new ScgiExchange(socket, request, this, { onRelease });
     const keepConn = this.options.keepConn !== false && pool.reusesConnections;
-    return new FastCgiExchange(connection.socket, request, this, { onRelease, keepConn });
+    return new FastCgiExchange(socket, request, this, { onRelease, keepConn });
   }
 
   private isStale(error: GatewayError): boolean {
