@@ -89,6 +89,12 @@ export const DEFAULTS = {
     random_two: false,
     /** httpd stickysessionsep default. */
     sticky_separator: '.',
+    /** Idle kept connections per member (nginx upstream `keepalive`); used only with fastcgi keep_conn on. */
+    keepalive: 32,
+    /** nginx upstream `keepalive_timeout 60s` (httpd `ttl`): an idle kept connection is closed after it. */
+    keepalive_timeout: '60s',
+    /** nginx upstream `keepalive_requests 1000`: bounds per-connection state leaks in the backend. */
+    keepalive_requests: 1000,
   },
   proxy_pass: {
     /** httpd: `ProxyFCGIBackendType FPM` (the unset value is treated as FPM). */

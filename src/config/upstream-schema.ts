@@ -101,6 +101,13 @@ const upstreamObject = strict({
   forcerecovery: flag()
     .prefault(d.forcerecovery)
     .meta({ description: 'httpd forcerecovery: every member failed -> try them all anyway' }),
+  keepalive: z.number().int().min(0).prefault(d.keepalive).meta({
+    description: 'nginx upstream keepalive: idle kept connections per member (with fastcgi keep_conn on)',
+  }),
+  keepalive_timeout: duration()
+    .prefault(d.keepalive_timeout)
+    .meta({ description: 'nginx upstream keepalive_timeout (httpd ttl)' }),
+  keepalive_requests: z.number().int().min(0).prefault(d.keepalive_requests),
   servers: z.array(serverSchema).min(1),
 });
 

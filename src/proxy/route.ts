@@ -1,4 +1,5 @@
 import type { UpstreamGroup } from '../balancer/group.ts';
+import type { ConnectionPool } from '../pool/connection-pool.ts';
 import type { SocketTarget } from '../pool/connector.ts';
 import type { Param } from '../protocol/params.ts';
 import type { NextUpstreamRules } from './next-upstream.ts';
@@ -35,6 +36,8 @@ export interface RouteUpstream {
   readonly group: UpstreamGroup;
   /** Connect target of each member, by `member.index`. */
   readonly targets: readonly SocketTarget[];
+  /** Connection pool of each member, by `member.index`. */
+  readonly pools: readonly ConnectionPool[];
 }
 
 /** What the group's policy reads from a request (balancer SelectionContext without `tried`). */
@@ -63,6 +66,8 @@ export interface BackendRoute {
   /** The CGI environment for one request, in wire order; `backendPath` from a ProxyPassMatch. */
   buildEnv(request: RouteRequest, backendPath?: string): Param[];
   readonly passRequestBody: boolean;
+  /** fastcgi keep_conn: FCGI_KEEP_CONN and connection reuse (never for SCGI). */
+  readonly keepConn: boolean;
   /** buffer_size: the limit of the backend's response head. */
   readonly headLimit: number;
   readonly connectTimeout: number;

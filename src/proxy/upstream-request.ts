@@ -18,15 +18,14 @@
  * $upstream_response_time ("127.0.0.1:9000, 127.0.0.1:9001").
  */
 import type { ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
 import type { Member } from '../balancer/member.ts';
 import type { SelectionContext } from '../balancer/policy.ts';
 import { type GatewayError, UpstreamError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
-import { connectBackend, type SocketTarget } from '../pool/connector.ts';
-import { asGatewayError, type ExchangeRequest, type SocketExchange } from '../transport/exchange.ts';
-import { FastCgiExchange } from '../transport/fastcgi-exchange.ts';
-import { ScgiExchange } from '../transport/scgi-exchange.ts';
+import type { ConnectionPool, PooledConnection } from '../pool/connection-pool.ts';
+import type { SocketTarget } from '../pool/connector.ts';
+import { asGatewayError, type ExchangeRequest } from '../transport/exchange.ts';
+import { PooledExchange } from '../transport/pooled-exchange.ts';
 import { type AttemptDecisions, AttemptSink } from './attempt-sink.ts';
 import { ClientResponder, type ExchangeControl } from './client-responder.ts';
 import { errorCondition, maxTries, mayRetry, statusCondition } from './next-upstream.ts';
@@ -117,9 +116,10 @@ export class UpstreamRequest {
     const abort = new AbortController();
     const onClose = (): void => abort.abort();
     res.once('close', onClose);
-    let socket: Socket;
+    const pool = route.upstream.pools[member.index] as ConnectionPool;
+    let connection: PooledConnection;
     try {
-      socket = await connectBackend(target, route.connectTimeout, abort.signal);
+      connection = await pool.acquire(abort.signal, { connectTimeout: route.connectTimeout });
     } catch (error) {
       res.off('close', onClose);
       group.release(member);
@@ -131,15 +131,21 @@ export class UpstreamRequest {
     }
     res.off('close', onClose);
     if (res.destroyed) {
-      socket.destroy();
+      pool.release(connection, false);
       group.release(member);
       return 'done';
     }
     const sink = new AttemptSink(new Judge(this, member, target, true));
-    const exchange: SocketExchange =
-      route.protocol === 'scgi'
-        ? new ScgiExchange(socket, this.o.exchange, sink)
-        : new FastCgiExchange(socket, this.o.exchange, sink);
+    // A kept connection that turns out dead before any response byte is replaced once,
+    // transparently (php-fpm closes kept connections at pm.max_requests).
+    const exchange = new PooledExchange(pool, connection, {
+      protocol: route.protocol,
+      request: this.o.exchange,
+      sink,
+      signal: abort.signal,
+      connectTimeout: route.connectTimeout,
+      keepConn: route.keepConn,
+    });
     sink.attach(exchange);
     let onGone: () => void = () => {};
     // A client that goes away aborts the backend request (the connection is closed).
@@ -163,7 +169,7 @@ export class UpstreamRequest {
     const outcome = await sink.outcome;
     if (outcome.kind === 'retry') res.off('close', onGone);
     else await closed;
-    group.release(member, { bytesIn: socket.bytesRead, bytesOut: socket.bytesWritten });
+    group.release(member, { bytesIn: exchange.bytesRead, bytesOut: exchange.bytesWritten });
     return outcome.kind === 'retry' ? 'retry' : 'done';
   }
 

@@ -156,6 +156,7 @@ class LocationRoute implements BackendRoute {
   readonly name: string;
   readonly protocol: 'scgi' | 'fastcgi';
   readonly passRequestBody: boolean;
+  readonly keepConn: boolean;
   readonly headLimit: number;
   readonly connectTimeout: number;
   readonly sendTimeout: number;
@@ -184,6 +185,7 @@ class LocationRoute implements BackendRoute {
       block.next_upstream_timeout,
     );
     this.passRequestBody = block.pass_request_body;
+    this.keepConn = protocol === 'fastcgi' && (block as FastCgiConfig).keep_conn;
     this.headLimit = block.buffer_size;
     this.connectTimeout = block.connect_timeout;
     this.sendTimeout = block.send_timeout;
@@ -219,6 +221,8 @@ class ProxyPassRoute implements BackendRoute {
   readonly name: string;
   readonly protocol: 'scgi' | 'fastcgi';
   readonly passRequestBody = true;
+  /** httpd reuses FastCGI connections only with enablereuse (not yet a proxy_pass key). */
+  readonly keepConn = false;
   readonly headLimit: number;
   readonly connectTimeout: number;
   readonly sendTimeout: number;

@@ -13,6 +13,8 @@ import { compileTemplate, type Template } from '../cgi/variables.ts';
 import type { PorticoConfig } from '../config/schema.ts';
 import { upstreamOptions } from '../config/upstream-schema.ts';
 import { type BackendAddress, parseBackendAddress } from '../pool/address.ts';
+import { ConnectionPool, type ConnectionPoolSettings } from '../pool/connection-pool.ts';
+import { connectBackend } from '../pool/connector.ts';
 import type { RouteUpstream } from '../proxy/route.ts';
 
 /** A group with what the pipeline needs beside it. */
@@ -25,6 +27,13 @@ export interface UpstreamSetOptions {
   /** The process's host table; give the previous runtime's on reload. Default: a new one. */
   readonly registry?: HostRegistry;
 }
+
+/** A plain address is nginx's implicit upstream: the defaults of a named group's keepalive. */
+const IMPLICIT_POOLING: Partial<ConnectionPoolSettings> = {
+  keepalive: 32,
+  keepaliveTimeout: 60_000,
+  keepaliveRequests: 1000,
+};
 
 /** Every group of one config. */
 export class UpstreamSet {
@@ -41,7 +50,12 @@ export class UpstreamSet {
         const targets = u.servers.map((s) => parseBackendAddress(s.address));
         const hashKey =
           u.balance === 'hash' && u.hash !== undefined ? compileTemplate(u.hash.key) : undefined;
-        this.named.set(name, this.build(upstreamOptions(name, u), targets, hashKey));
+        const pooling = {
+          keepalive: u.keepalive,
+          keepaliveTimeout: u.keepalive_timeout,
+          keepaliveRequests: u.keepalive_requests,
+        };
+        this.named.set(name, this.build(upstreamOptions(name, u), targets, hashKey, pooling));
       }
     } catch (error) {
       this.dispose();
@@ -66,7 +80,7 @@ export class UpstreamSet {
         protocol,
         servers: [{ address: address.display }],
       };
-      found = this.build(options, [address], undefined);
+      found = this.build(options, [address], undefined, IMPLICIT_POOLING);
       this.implicit.set(key, found);
     }
     return found;
@@ -86,17 +100,30 @@ export class UpstreamSet {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const u of this.named.values()) u.group.dispose();
-    for (const u of this.implicit.values()) u.group.dispose();
+    for (const u of [...this.named.values(), ...this.implicit.values()]) {
+      u.group.dispose();
+      for (const pool of u.pools) pool.close();
+    }
   }
 
   private build(
     options: UpstreamOptions,
     targets: readonly BackendAddress[],
     hashKey: Template | undefined,
+    pooling: Partial<ConnectionPoolSettings>,
   ): CompiledUpstream {
     const group = new UpstreamGroup(options, { registry: this.registry });
-    return { group, targets, hashKey };
+    // One pool per member. max_conns stays the balancer's (a member at its cap is not chosen,
+    // as in nginx), so the pool itself has no cap and no queue.
+    const pools = targets.map(
+      (t) =>
+        new ConnectionPool(t.display, (signal, ms) => connectBackend(t, ms, signal), {
+          ...pooling,
+          maxConns: 0,
+          queue: 0,
+        }),
+    );
+    return { group, targets, hashKey, pools };
   }
 }
 
