@@ -339,6 +339,91 @@ describe('compileParams / buildEnv rules (nginx B.1)', () => {
     );
   });
 
+  it('constant params are one frozen pair shared by every env of the location', () => {
+    const compiled = compileParams([p('A', 'CGI/1.1'), p('B', 'portico/$portico_version'), p('C', '$uri')]);
+    const one = buildEnv(compiled, new VariableContext(makeRequestFacts({ rawTarget: '/x' })));
+    const two = buildEnv(compiled, new VariableContext(makeRequestFacts({ rawTarget: '/y' })));
+    assert.deepEqual(one.slice(0, 3), [
+      ['A', 'CGI/1.1'],
+      ['B', `portico/${PORTICO_VERSION}`],
+      ['C', '/x'],
+    ]);
+    assert.equal(one[0], two[0]);
+    assert.equal(one[1], two[1]);
+    assert.notEqual(one[2], two[2]);
+    assert.ok(Object.isFrozen(one[0]));
+    // A constant '' with if_not_empty is never sent; without it, always.
+    assert.deepEqual(env([p('E', '', true), p('F', '')], { headers: [] }, { builtinHost: false }), [
+      ['F', ''],
+    ]);
+  });
+
+  it('client headers: the same env as the rule read literally, for random headers and Connection lists', () => {
+    // The rules of the module comment, written the plain way: listed names first, then one
+    // pass that skips and merges.
+    const reference = (list: ParamSpec[], headers: string[], options: CompileParamsOptions): Param[] => {
+      const compiled = compileParams(list, options);
+      const out = buildEnv(
+        { ...compiled, passRequestHeaders: false },
+        new VariableContext(makeRequestFacts({ headers })),
+      );
+      const listed = new Set<string>();
+      for (let i = 0; i < headers.length; i += 2) {
+        if (headerEnvName(headers[i]!) === 'HTTP_CONNECTION') {
+          for (const n of connectionOptionNames(headers[i + 1]!)) listed.add(n);
+        }
+      }
+      const at = new Map<string, number>();
+      for (let i = 0; i < headers.length; i += 2) {
+        const name = headerEnvName(headers[i]!);
+        if (name === null || compiled.hiddenHeaders.has(name) || listed.has(name)) continue;
+        const seen = at.get(name);
+        if (seen === undefined) {
+          at.set(name, out.length);
+          out.push([name, headers[i + 1]!]);
+        } else {
+          out[seen] = [name, `${out[seen]![1]}${name === 'HTTP_COOKIE' ? '; ' : ', '}${headers[i + 1]}`];
+        }
+      }
+      return out;
+    };
+    const names = [
+      'Host',
+      'Cookie',
+      'Connection',
+      'connection',
+      'X-A',
+      'x-a',
+      'X-B',
+      'Keep-Alive',
+      'Upgrade',
+    ];
+    const prng = new Prng();
+    for (let round = 0; round < 400; round++) {
+      const headers: string[] = [];
+      const count = prng.int(0, round % 10 === 0 ? 60 : 12);
+      for (let i = 0; i < count; i++) {
+        const name = prng.next() < 0.7 ? names[prng.int(0, names.length - 1)]! : `X-${prng.int(0, 40)}`;
+        const value =
+          name.toLowerCase() === 'connection'
+            ? [0, 1, 2]
+                .map(() =>
+                  prng.next() < 0.5 ? names[prng.int(0, names.length - 1)] : `x-${prng.int(0, 40)}`,
+                )
+                .join(', ')
+            : String(prng.int(0, 99));
+        headers.push(name, value);
+      }
+      const list = prng.next() < 0.5 ? [p('HTTP_X_A', 'param')] : [];
+      const options = prng.next() < 0.5 ? {} : { builtinHost: false };
+      assert.deepEqual(
+        env(list, { headers }, options),
+        reference(list, headers, options),
+        `seed ${prng.seed} round ${round}: ${JSON.stringify(headers)}`,
+      );
+    }
+  });
+
   it('headerEnvName maps and caches; random names never break it', () => {
     assert.equal(headerEnvName('user-agent'), 'HTTP_USER_AGENT');
     assert.equal(headerEnvName('User-Agent'), 'HTTP_USER_AGENT');

@@ -58,6 +58,19 @@ interface CompiledParam {
   readonly name: string;
   readonly template: Template;
   readonly ifNotEmpty: boolean;
+  /**
+   * The pair itself when its value depends on no request (SCGI=1, GATEWAY_INTERFACE,
+   * SERVER_SOFTWARE, REDIRECT_STATUS in the stock sets): built and frozen once, then shared by
+   * every env of the location (a Param is read-only), so a request spends nothing on it.
+   */
+  readonly fixed: Param | undefined;
+}
+
+function compiledParam(name: string, template: Template, ifNotEmpty: boolean): CompiledParam {
+  const constant = template.constant;
+  const sent = constant !== undefined && !(constant === '' && ifNotEmpty);
+  const fixed: Param | undefined = sent ? Object.freeze([name, constant] as const) : undefined;
+  return { name, template, ifNotEmpty, fixed };
 }
 
 export interface CompiledParams {
@@ -119,7 +132,7 @@ export function compileParams(
     const { template, problems } = checkTemplate(spec.value);
     for (const p of problems) messages.push(`param ${spec.name}: ${p.message}`);
     if (template === undefined || problem !== undefined) continue;
-    const entry = { name: spec.name, template, ifNotEmpty: spec.ifNotEmpty === true };
+    const entry = compiledParam(spec.name, template, spec.ifNotEmpty === true);
     const at = slot.get(spec.name);
     if (at === undefined) {
       slot.set(spec.name, entries.length);
@@ -137,7 +150,7 @@ export function compileParams(
   if (messages.length > 0) throw configError(messages.join('; '), options.where);
   const kept = emptyLiteralHttp.size === 0 ? entries : entries.filter((e) => !emptyLiteralHttp.has(e.name));
   if (options.builtinHost !== false && ![...slot.keys()].some((n) => n.toUpperCase() === 'HTTP_HOST')) {
-    kept.push({ name: 'HTTP_HOST', template: BUILTIN_HOST, ifNotEmpty: true });
+    kept.push(compiledParam('HTTP_HOST', BUILTIN_HOST, true));
     hidden.add('HTTP_HOST');
   }
   return Object.freeze({
@@ -215,18 +228,6 @@ export function connectionOptionNames(value: string): readonly string[] {
   return out;
 }
 
-/** The names every Connection header of the request lists (usually none, or one cached list). */
-function connectionListed(headers: readonly string[]): readonly string[] {
-  let listed = NO_NAMES;
-  for (let i = 0; i + 1 < headers.length; i += 2) {
-    const name = headers[i]!;
-    if (name.length !== 10 || headerEnvName(name) !== 'HTTP_CONNECTION') continue;
-    const names = connectionOptionNames(headers[i + 1]!);
-    if (names.length > 0) listed = listed.length === 0 ? names : [...listed, ...names];
-  }
-  return listed;
-}
-
 /**
  * The environment of one request, in wire order. Params with `if_not_empty` that evaluate to
  * '' are left out; other empty values are sent (CONTENT_TYPE '' on a GET, as nginx). Client
@@ -237,7 +238,13 @@ function connectionListed(headers: readonly string[]): readonly string[] {
  */
 export function buildEnv(compiled: CompiledParams, ctx: VariableContext): Param[] {
   const out: Param[] = [];
-  for (const e of compiled.entries) {
+  const entries = compiled.entries;
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i]!;
+    if (e.fixed !== undefined) {
+      out.push(e.fixed);
+      continue;
+    }
     const value = e.template.evaluate(ctx);
     if (value === '' && e.ifNotEmpty) continue;
     out.push([e.name, value]);
@@ -245,14 +252,23 @@ export function buildEnv(compiled: CompiledParams, ctx: VariableContext): Param[
   if (!compiled.passRequestHeaders) return out;
   const headers = ctx.facts.headers;
   const hidden = compiled.hiddenHeaders;
-  const listed = connectionListed(headers);
   const first = out.length;
+  // Names the Connection headers list, gathered in the same pass (Connection itself is always
+  // hidden) and applied at the end: a listed field may come before or after its Connection
+  // header. `Connection: keep-alive` or `close` name nothing that is ever passed.
+  let listed = NO_NAMES;
   // Repeats are found by a scan of the headers already out while they are few (names are
   // interned by the cache, so comparisons are cheap), by a Map past that.
   let seen: Map<string, number> | undefined;
   for (let i = 0; i + 1 < headers.length; i += 2) {
     const env = headerEnvName(headers[i]!);
-    if (env === null || hidden.has(env) || (listed.length > 0 && listed.includes(env))) continue;
+    if (env === null) continue;
+    if (env === 'HTTP_CONNECTION') {
+      const names = connectionOptionNames(headers[i + 1]!);
+      if (names.length > 0) listed = listed.length === 0 ? names : [...listed, ...names];
+      continue;
+    }
+    if (hidden.has(env)) continue;
     const value = headers[i + 1]!;
     let at = -1;
     if (seen !== undefined) {
@@ -275,6 +291,15 @@ export function buildEnv(compiled: CompiledParams, ctx: VariableContext): Param[
     } else {
       out[at] = [env, out[at]![1] + (env === 'HTTP_COOKIE' ? '; ' : ', ') + value];
     }
+  }
+  if (listed.length > 0 && listed.some((name) => !hidden.has(name))) {
+    // Params (before `first`) are not headers: `Connection: Host` leaves HTTP_HOST alone.
+    let w = first;
+    for (let r = first; r < out.length; r++) {
+      const pair = out[r]!;
+      if (!listed.includes(pair[0])) out[w++] = pair;
+    }
+    out.length = w;
   }
   return out;
 }

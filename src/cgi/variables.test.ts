@@ -237,6 +237,19 @@ describe('templates', () => {
     ]);
   });
 
+  it('gives the value of a template that depends on no request as its constant', () => {
+    assert.equal(compileTemplate('CGI/1.1').constant, 'CGI/1.1');
+    assert.equal(compileTemplate('').constant, '');
+    assert.equal(compileTemplate('portico/$portico_version').constant, `portico/${PORTICO_VERSION}`);
+    assert.equal(
+      compileTemplate('${portico_version}x$portico_version').constant,
+      `${PORTICO_VERSION}x${PORTICO_VERSION}`,
+    );
+    for (const source of ['$uri', 'a$uri', '$uri/b', '$1', '$http_x', '$portico_version$host']) {
+      assert.equal(compileTemplate(source).constant, undefined, source);
+    }
+  });
+
   it('evaluates many-part templates', () => {
     assert.equal(evaluate('<$request_method $uri?$args>', { rawTarget: '/p?q' }), '<GET /p?q>');
   });

@@ -328,6 +328,12 @@ export interface Template {
   readonly isLiteral: boolean;
   /** Variable names used, lower-cased, in order of appearance. */
   readonly variables: readonly string[];
+  /**
+   * The value, when no part depends on the request (a literal, or `portico/$portico_version`
+   * whose variable is folded at compile time); undefined otherwise. Lets the env builder build
+   * such a param once per location instead of once per request.
+   */
+  readonly constant: string | undefined;
   evaluate(ctx: VariableContext): string;
 }
 
@@ -337,12 +343,17 @@ class CompiledTemplate implements Template {
   readonly source: string;
   readonly isLiteral: boolean;
   readonly variables: readonly string[];
+  readonly constant: string | undefined;
   readonly evaluate: (ctx: VariableContext) => string;
 
   constructor(source: string, parts: readonly Part[], variables: readonly string[]) {
     this.source = source;
     this.variables = variables;
     this.isLiteral = variables.length === 0;
+    // checkTemplate merges adjacent literals, so a constant template has at most one part.
+    const only = parts[0];
+    this.constant =
+      parts.length === 0 ? '' : parts.length === 1 && typeof only === 'string' ? only : undefined;
     this.evaluate = specialise(parts);
   }
 }

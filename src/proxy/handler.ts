@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeRequestPath } from '../cgi/path.ts';
 import { ClientRequestError, GatewayError } from '../errors.ts';
 import type { AccessLog } from '../observability/access-log.ts';
 import type { Logger } from '../observability/logger.ts';
+import { newRequestId } from '../observability/request-id.ts';
 import { sendErrorPage, sendRedirect } from './error-page.ts';
 import { type BodyLimits, type PreparedBody, prepareBody } from './request-body.ts';
 import type { RouteRequest, Router } from './route.ts';
@@ -31,7 +31,7 @@ export class RequestHandler {
   }
 
   handle(req: IncomingMessage, res: ServerResponse, expectContinue: boolean): void {
-    const requestId = randomBytes(16).toString('hex');
+    const requestId = newRequestId();
     const started = performance.now();
     const state: RequestState = { upstream: undefined };
     res.once('close', () => this.finish(req, res, requestId, started, state));

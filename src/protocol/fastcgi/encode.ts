@@ -19,7 +19,7 @@ import {
   RecordType,
   Role,
 } from './constants.ts';
-import { pairsByteLength, writePairs } from './pairs.ts';
+import { pairsByteLength, pairsLength, writePairs } from './pairs.ts';
 import {
   checkRecordType,
   checkRequestId,
@@ -53,8 +53,15 @@ function writeBeginRequest(
   buf[at] = role >>> 8;
   buf[at + 1] = role & 0xff;
   buf[at + 2] = keepConn ? FCGI_KEEP_CONN : 0;
-  buf.fill(0, at + 3, at + 8);
+  // Byte stores: buf.fill is a native call, several times the cost of five stores.
+  buf[at + 3] = buf[at + 4] = buf[at + 5] = buf[at + 6] = buf[at + 7] = 0;
   return at + 8;
+}
+
+/** Writes `padding` (0..7) zero bytes at `at`; returns the offset after them. */
+function zeroPadding(buf: Buffer, at: number, padding: number): number {
+  for (let i = 0; i < padding; i++) buf[at + i] = 0;
+  return at + padding;
 }
 
 function checkRole(role: number): void {
@@ -64,7 +71,7 @@ function checkRole(role: number): void {
 }
 
 /**
- * Writes `params` (already sized: `pairsLength` bytes) as records of `type` at `at`, without
+ * Writes `params` (already sized: `payloadLength` bytes) as records of `type` at `at`, without
  * the end-of-stream record; returns the offset after them.
  *
  * The pairs are written once, contiguously, at a staging offset inside the output, then each
@@ -81,22 +88,20 @@ function writePairsStream(
   type: number,
   requestId: number,
   params: readonly Param[],
-  pairsLength: number,
+  payloadLength: number,
 ): number {
-  if (pairsLength === 0) return at;
-  const records = Math.ceil(pairsLength / FCGI_MAX_CONTENT_LENGTH);
+  if (payloadLength === 0) return at;
+  const records = Math.ceil(payloadLength / FCGI_MAX_CONTENT_LENGTH);
   let source = at + FCGI_HEADER_LEN + (records - 1) * FULL_RECORD_OVERHEAD;
   writePairs(buf, source, params);
-  let left = pairsLength;
+  let left = payloadLength;
   while (left > 0) {
     const length = left < FCGI_MAX_CONTENT_LENGTH ? left : FCGI_MAX_CONTENT_LENGTH;
     const padding = paddingFor(length);
     const content = at + FCGI_HEADER_LEN;
     if (content !== source) buf.copyWithin(content, source, source + length);
     writeRecordHeader(buf, at, type, requestId, length, padding);
-    at = content + length;
-    if (padding > 0) buf.fill(0, at, at + padding);
-    at += padding;
+    at = zeroPadding(buf, content + length, padding);
     source += length;
     left -= length;
   }
@@ -111,8 +116,7 @@ function writeDataStream(buf: Buffer, at: number, type: number, requestId: numbe
     const padding = paddingFor(length);
     at = writeRecordHeader(buf, at, type, requestId, length, padding);
     at += data.copy(buf, at, from, from + length);
-    if (padding > 0) buf.fill(0, at, at + padding);
-    at += padding;
+    at = zeroPadding(buf, at, padding);
     from += length;
   }
   return at;
@@ -134,9 +138,9 @@ export function encodeBeginRequest(requestId: number, role: number, keepConn: bo
  */
 export function encodeParams(requestId: number, params: readonly Param[]): Buffer {
   checkRequestId(requestId, false);
-  const pairsLength = pairsByteLength(params);
-  const buf = Buffer.allocUnsafe(streamRecordsSize(pairsLength) + FCGI_HEADER_LEN);
-  const at = writePairsStream(buf, 0, RecordType.PARAMS, requestId, params, pairsLength);
+  const length = pairsLength(params);
+  const buf = Buffer.allocUnsafe(streamRecordsSize(length) + FCGI_HEADER_LEN);
+  const at = writePairsStream(buf, 0, RecordType.PARAMS, requestId, params, length);
   writeRecordHeader(buf, at, RecordType.PARAMS, requestId, 0, 0);
   return buf;
 }
@@ -157,12 +161,12 @@ export function encodeFastCgiRequestHead(
 ): Buffer {
   checkRequestId(requestId, false);
   checkRole(role);
-  const pairsLength = pairsByteLength(params);
-  let size = FIXED_RECORD_LEN + streamRecordsSize(pairsLength) + FCGI_HEADER_LEN;
+  const length = pairsLength(params);
+  let size = FIXED_RECORD_LEN + streamRecordsSize(length) + FCGI_HEADER_LEN;
   if (body !== undefined) size += streamRecordsSize(body.length) + FCGI_HEADER_LEN;
   const buf = Buffer.allocUnsafe(size);
   let at = writeBeginRequest(buf, 0, requestId, role, keepConn);
-  at = writePairsStream(buf, at, RecordType.PARAMS, requestId, params, pairsLength);
+  at = writePairsStream(buf, at, RecordType.PARAMS, requestId, params, length);
   at = writeRecordHeader(buf, at, RecordType.PARAMS, requestId, 0, 0);
   if (body !== undefined) {
     at = writeDataStream(buf, at, RecordType.STDIN, requestId, body);

@@ -6,23 +6,14 @@
  * Each length is one byte when <= 127, else four bytes big-endian with the top bit set
  * (so at most 2^31 - 1). Names and values are latin1 strings: one char is one byte.
  */
-import { isStringOneByteRepresentation } from 'node:v8';
 import { EncodeError, ProtocolError } from '../../errors.ts';
+import { isSafeLatin1, writeLatin1 } from '../latin1.ts';
 import type { Param } from '../params.ts';
 
-/** Node's direct latin1 binding (what `buf.write(s, o, 'latin1')` ends up calling). */
+/** Node's direct latin1 slice (what `buf.toString('latin1', s, e)` ends up calling). */
 interface Latin1Buffer extends Buffer {
-  latin1Write(string: string, offset: number, length?: number): number;
   latin1Slice(start: number, end: number): string;
 }
-
-/**
- * A NUL or a char that is not a single byte. The spec says values carry no NUL, and PHP-FPM
- * and most apps hand params to C as NUL-terminated strings: an embedded NUL would cut a value
- * short at the backend while our side saw it whole. Chars above U+00FF cannot be latin1 bytes;
- * writing them would silently keep only their low byte.
- */
-const UNSAFE = /[\0\u0100-\uffff]/;
 
 /** Largest length the 4-byte form carries. */
 const MAX_PAIR_LENGTH = 0x7fffffff;
@@ -47,17 +38,28 @@ function describe(s: string): string {
   return JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}...` : s);
 }
 
+/**
+ * The spec says values carry no NUL, and PHP-FPM and most apps hand params to C as
+ * NUL-terminated strings: an embedded NUL would cut a value short at the backend while our
+ * side saw it whole. Chars above U+00FF cannot be latin1 bytes (latin1.ts).
+ */
 function checkString(s: string, what: string, name: string): void {
-  // Fast path: a one-byte V8 string holds only chars <= U+00FF, so only NUL needs a look
-  // (indexOf is a memchr); the regex runs only on two-byte strings, which are rare here.
-  if (isStringOneByteRepresentation(s) ? s.indexOf('\0') === -1 : !UNSAFE.test(s)) return;
+  if (isSafeLatin1(s)) return;
+  throw unsafeString(s, what, name);
+}
+
+function unsafeString(s: string, what: string, name: string): EncodeError {
   if (s.includes('\0')) {
-    throw new EncodeError('ERR_FCGI_NUL', `FastCGI param ${what} ${describe(name)} contains a NUL byte`);
+    return new EncodeError('ERR_FCGI_NUL', `FastCGI param ${what} ${describe(name)} contains a NUL byte`);
   }
-  throw new EncodeError(
+  return new EncodeError(
     'ERR_FCGI_NOT_LATIN1',
     `FastCGI param ${what} ${describe(name)} contains a char above U+00FF (strings must be latin1 bytes)`,
   );
+}
+
+function emptyName(i: number): EncodeError {
+  return new EncodeError('ERR_FCGI_EMPTY_NAME', `FastCGI param #${i} has an empty name`);
 }
 
 /** Bytes one length field takes. */
@@ -70,23 +72,32 @@ function lengthSize(length: number): number {
  * Duplicate names are allowed (nginx sends them; PHP keeps the last): the env builder decides.
  */
 export function pairsByteLength(params: readonly Param[]): number {
-  let size = 0;
   for (let i = 0; i < params.length; i++) {
     const pair = params[i]!;
     const name = pair[0];
-    const value = pair[1];
-    if (name.length === 0) {
-      throw new EncodeError('ERR_FCGI_EMPTY_NAME', `FastCGI param #${i} has an empty name`);
-    }
+    if (name.length === 0) throw emptyName(i);
     checkString(name, 'name', name);
-    checkString(value, 'value of', name);
+    checkString(pair[1], 'value of', name);
+  }
+  return pairsLength(params);
+}
+
+/**
+ * Encoded size of `params` if every char is one byte, which `writePairs` checks as it writes:
+ * the encoders size their output with this and look at each string once.
+ */
+export function pairsLength(params: readonly Param[]): number {
+  let size = 0;
+  for (let i = 0; i < params.length; i++) {
+    const pair = params[i]!;
+    const nameLength = pair[0].length;
+    const valueLength = pair[1].length;
     // V8 strings are far shorter than 2^31, so the 4-byte form always fits; checked anyway
     // so a future runtime cannot make us write a wrapped length.
-    if (name.length > MAX_PAIR_LENGTH || value.length > MAX_PAIR_LENGTH) {
-      throw new EncodeError('ERR_FCGI_PARAM_TOO_LARGE', `FastCGI param ${describe(name)} is too long`);
+    if (nameLength > MAX_PAIR_LENGTH || valueLength > MAX_PAIR_LENGTH) {
+      throw new EncodeError('ERR_FCGI_PARAM_TOO_LARGE', `FastCGI param ${describe(pair[0])} is too long`);
     }
-    // latin1 was checked above, so chars = bytes.
-    size += lengthSize(name.length) + lengthSize(value.length) + name.length + value.length;
+    size += lengthSize(nameLength) + lengthSize(valueLength) + nameLength + valueLength;
   }
   return size;
 }
@@ -104,19 +115,22 @@ function writeLength(buf: Buffer, offset: number, length: number): number {
 }
 
 /**
- * Writes `params` at `offset` and returns the offset after them. The caller sized the space
- * with `pairsByteLength`, which also checked every string.
+ * Writes `params` at `offset` (the caller sized the space with `pairsLength` or
+ * `pairsByteLength`) and returns the offset after them. Checks every pair as it writes it,
+ * with the errors of `pairsByteLength`: a bad pair throws with the bytes before it written.
  */
 export function writePairs(buf: Buffer, offset: number, params: readonly Param[]): number {
-  const out = buf as Latin1Buffer;
   for (let i = 0; i < params.length; i++) {
     const pair = params[i]!;
     const name = pair[0];
     const value = pair[1];
-    offset = writeLength(out, offset, name.length);
-    offset = writeLength(out, offset, value.length);
-    offset += out.latin1Write(name, offset);
-    if (value.length > 0) offset += out.latin1Write(value, offset);
+    if (name.length === 0) throw emptyName(i);
+    offset = writeLength(buf, offset, name.length);
+    offset = writeLength(buf, offset, value.length);
+    const afterName = writeLatin1(buf, offset, name);
+    if (afterName === -1) throw unsafeString(name, 'name', name);
+    offset = value.length === 0 ? afterName : writeLatin1(buf, afterName, value);
+    if (offset === -1) throw unsafeString(value, 'value of', name);
   }
   return offset;
 }

@@ -88,6 +88,52 @@ describe('encodeScgiHead', () => {
     rejects(() => encodeScgiHead([], 2 ** 53), 'ERR_SCGI_CONTENT_LENGTH');
   });
 
+  it('finds a repeated name among few params (scan) and among many (set)', () => {
+    for (const count of [2, 31, 32, 33, 200]) {
+      const params: Param[] = [];
+      for (let i = 0; i < count; i++) params.push([`HTTP_X_${i}`, String(i)]);
+      assert.doesNotThrow(() => encodeScgiHead(params, 0), `${count} distinct names`);
+      for (const [first, second] of [
+        [0, count - 1],
+        [count - 2, count - 1],
+      ] as const) {
+        const repeated = params.map((p, i): Param => (i === second ? [params[first]![0], 'again'] : p));
+        if (first === second) continue;
+        rejects(() => encodeScgiHead(repeated, 0), 'ERR_SCGI_DUPLICATE_NAME');
+      }
+      // CONTENT_LENGTH and SCGI params are skipped, not duplicates of what the encoder writes.
+      assert.doesNotThrow(() =>
+        encodeScgiHead([['CONTENT_LENGTH', '5'], ['SCGI', '1'], ...params, ['SCGI', '1']], 0),
+      );
+    }
+  });
+
+  it('reports the first bad param, in param order then name, value, repetition', () => {
+    rejects(
+      () =>
+        encodeScgiHead(
+          [
+            ['A', 'x\0'],
+            ['B', '1'],
+            ['B', '2'],
+          ],
+          0,
+        ),
+      'ERR_SCGI_NUL',
+    );
+    rejects(
+      () =>
+        encodeScgiHead(
+          [
+            ['A', '1'],
+            ['A', '\u0100'],
+          ],
+          0,
+        ),
+      'ERR_SCGI_NOT_LATIN1',
+    );
+  });
+
   it('sizes the netstring length across digit-count boundaries', () => {
     // Block = 23 fixed + 1 digit for "0" + (name + value + 2).
     for (const valueLength of [0, 70, 71, 72, 971, 972, 973, 99_970, 99_971]) {

@@ -8,42 +8,53 @@
  * framed by (E12: a CONTENT_LENGTH that differs from the bytes that follow is a smuggling
  * vector) and SCGI appears exactly once.
  */
-import { isStringOneByteRepresentation } from 'node:v8';
 import { EncodeError } from '../../errors.ts';
+import { writeLatin1 } from '../latin1.ts';
 import type { Param } from '../params.ts';
 
-/** Node's direct latin1 binding (what `buf.write(s, o, 'latin1')` ends up calling). */
-interface Latin1Buffer extends Buffer {
-  latin1Write(string: string, offset: number, length?: number): number;
+const CONTENT_LENGTH_NUL = Buffer.from('CONTENT_LENGTH\0', 'latin1');
+const NUL_SCGI_1_NUL = Buffer.from('\0SCGI\x001\0', 'latin1');
+
+/** `CONTENT_LENGTH\0` + `\0` after the value + `SCGI\0` + `1\0`. */
+const FIXED_HEADERS_LEN = CONTENT_LENGTH_NUL.length + NUL_SCGI_1_NUL.length;
+
+function copyBytes(buf: Buffer, at: number, bytes: Buffer): number {
+  for (let i = 0; i < bytes.length; i++) buf[at + i] = bytes[i]!;
+  return at + bytes.length;
 }
 
 /**
- * A NUL (the header separator: it cannot be represented inside a name or value, E.1) or a
- * char that is not one latin1 byte (writing it would silently keep only its low byte).
+ * Up to this many headers, a repeated name is found by comparing with the names before it
+ * (tens of comparisons of short strings, most decided by their length); past it, by a Set.
  */
-const UNSAFE = /[\0\u0100-\uffff]/;
-
-/** `CONTENT_LENGTH\0` + `\0` after the value + `SCGI\0` + `1\0`. */
-const FIXED_HEADERS_LEN = 15 + 1 + 7;
+const SCAN_LIMIT = 32;
 
 function describe(s: string): string {
   return JSON.stringify(s.length > 64 ? `${s.slice(0, 64)}...` : s);
 }
 
-function checkString(s: string, what: string, name: string): void {
-  // Fast path: a one-byte V8 string holds only chars <= U+00FF, so only NUL needs a look
-  // (indexOf is a memchr); the regex runs only on two-byte strings, which are rare here.
-  if (isStringOneByteRepresentation(s) ? s.indexOf('\0') === -1 : !UNSAFE.test(s)) return;
+/** The error for a string writeLatin1 refused: a NUL (the header separator) or a non-latin1 char. */
+function unsafeString(s: string, what: string, name: string): EncodeError {
   if (s.includes('\0')) {
-    throw new EncodeError(
+    return new EncodeError(
       'ERR_SCGI_NUL',
       `SCGI header ${what} ${describe(name)} contains a NUL byte, which SCGI cannot carry`,
     );
   }
-  throw new EncodeError(
+  return new EncodeError(
     'ERR_SCGI_NOT_LATIN1',
     `SCGI header ${what} ${describe(name)} contains a char above U+00FF (strings must be latin1 bytes)`,
   );
+}
+
+function isOurs(name: string): boolean {
+  return name === 'CONTENT_LENGTH' || name === 'SCGI';
+}
+
+/** True when a header before `i` (not one the encoder writes itself) is named `name`. */
+function seenBefore(params: readonly Param[], i: number, name: string): boolean {
+  for (let j = 0; j < i; j++) if (params[j]![0] === name) return true;
+  return false;
 }
 
 /**
@@ -73,42 +84,43 @@ export function encodeScgiHead(params: readonly Param[], contentLength: number, 
     );
   }
   const lengthValue = String(contentLength);
+  // Sized from the lengths; every string is checked as it is written (chars = bytes then).
   let blockLength = FIXED_HEADERS_LEN + lengthValue.length;
-  const seen = new Set<string>();
+  for (let i = 0; i < params.length; i++) {
+    const pair = params[i]!;
+    if (!isOurs(pair[0])) blockLength += pair[0].length + pair[1].length + 2;
+  }
+  const netstringLength = String(blockLength);
+  const headLength = netstringLength.length + 1 + blockLength + 1;
+  const buf = Buffer.allocUnsafe(headLength + bodyLength);
+  // Digits and constants: byte stores, no native calls (latin1.ts says why).
+  let at = writeLatin1(buf, 0, netstringLength);
+  buf[at++] = 0x3a; // ':'
+  at = copyBytes(buf, at, CONTENT_LENGTH_NUL);
+  at = writeLatin1(buf, at, lengthValue);
+  at = copyBytes(buf, at, NUL_SCGI_1_NUL);
+  const seen = params.length > SCAN_LIMIT ? new Set<string>() : undefined;
   for (let i = 0; i < params.length; i++) {
     const pair = params[i]!;
     const name = pair[0];
-    if (name === 'CONTENT_LENGTH' || name === 'SCGI') continue;
+    if (isOurs(name)) continue;
     const value = pair[1];
     if (name.length === 0) {
       throw new EncodeError('ERR_SCGI_EMPTY_NAME', `SCGI header #${i} has an empty name`);
     }
-    checkString(name, 'name', name);
-    checkString(value, 'value of', name);
-    if (seen.has(name)) {
+    at = writeLatin1(buf, at, name);
+    if (at === -1) throw unsafeString(name, 'name', name);
+    buf[at++] = 0;
+    if (value.length > 0) {
+      at = writeLatin1(buf, at, value);
+      if (at === -1) throw unsafeString(value, 'value of', name);
+    }
+    buf[at++] = 0;
+    // CONTENT_LENGTH and SCGI never reach this test, so a scan may compare with them freely.
+    if (seen === undefined ? seenBefore(params, i, name) : seen.has(name)) {
       throw new EncodeError('ERR_SCGI_DUPLICATE_NAME', `SCGI header ${describe(name)} appears twice`);
     }
-    seen.add(name);
-    // latin1 was checked, so chars = bytes.
-    blockLength += name.length + value.length + 2;
-  }
-  const netstringLength = String(blockLength);
-  const headLength = netstringLength.length + 1 + blockLength + 1;
-  const buf = Buffer.allocUnsafe(headLength + bodyLength) as Latin1Buffer;
-  let at = buf.latin1Write(netstringLength, 0);
-  buf[at++] = 0x3a; // ':'
-  at += buf.latin1Write('CONTENT_LENGTH\0', at);
-  at += buf.latin1Write(lengthValue, at);
-  at += buf.latin1Write('\0SCGI\x001\0', at);
-  for (let i = 0; i < params.length; i++) {
-    const pair = params[i]!;
-    const name = pair[0];
-    if (name === 'CONTENT_LENGTH' || name === 'SCGI') continue;
-    const value = pair[1];
-    at += buf.latin1Write(name, at);
-    buf[at++] = 0;
-    if (value.length > 0) at += buf.latin1Write(value, at);
-    buf[at++] = 0;
+    seen?.add(name);
   }
   buf[at++] = 0x2c; // ','
   if (body !== undefined && bodyLength > 0) body.copy(buf, at);
