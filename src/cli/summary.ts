@@ -3,6 +3,7 @@
  * considered, with every effective value (defaults filled in, stock params spelled out), so
  * a reader can see what a default did without reading the docs.
  */
+import type { SetEnvIfSpec } from '../cgi/set-env-if.ts';
 import {
   formatListenAddress,
   parseBackendUrl,
@@ -70,6 +71,7 @@ function backendLines(
     `  timeouts: connect ${formatDuration(block.connect_timeout)}, send ${formatDuration(block.send_timeout)}, read ${formatDuration(block.read_timeout)}; buffer_size ${formatSize(block.buffer_size)}`,
     `  pass_request_headers ${onOff(block.pass_request_headers)}, pass_request_body ${onOff(block.pass_request_body)}, intercept_errors ${onOff(block.intercept_errors)}`,
   );
+  lines.push(...setEnvIfLines(block.set_env_if, '  '));
   if (block.hide_header.length > 0) lines.push(`  hide_header ${block.hide_header.join(', ')}`);
   if (block.pass_header.length > 0) lines.push(`  pass_header ${block.pass_header.join(', ')}`);
   const stock = block.include_params === 'none' ? [] : stockSet(protocol, block.include_params);
@@ -167,6 +169,19 @@ function locationLines(config: PorticoConfig, location: LocationConfig): string[
   return lines;
 }
 
+/** ProxyFCGISetEnvIf rules, one line each, in the order they run. */
+function setEnvIfLines(rules: readonly SetEnvIfSpec[], indent: string): string[] {
+  if (rules.length === 0) return [];
+  const lines = [`${indent}set_env_if, after the params, in order:`];
+  for (const r of rules) {
+    const action = r.set.startsWith('!')
+      ? `unset ${r.set.slice(1)}`
+      : `${r.set} = ${JSON.stringify(r.value ?? '')}`;
+    lines.push(`${indent}  if ${r.if}: ${action}`);
+  }
+  return lines;
+}
+
 function proxyPassLines(entry: ProxyPassConfig): string[] {
   const url = parseBackendUrl(entry.url);
   const where = entry.path !== undefined ? `path ${entry.path}` : `match ${entry.match}`;
@@ -177,6 +192,7 @@ function proxyPassLines(entry: ProxyPassConfig): string[] {
   return [
     `${where} -> ${target}`,
     `  ${fcgi}pathinfo ${entry.pathinfo === undefined ? 'unset' : JSON.stringify(entry.pathinfo)}, timeout ${formatDuration(entry.timeout)}, connectiontimeout ${formatDuration(entry.connectiontimeout)}`,
+    ...setEnvIfLines(entry.set_env_if, '  '),
   ];
 }
 

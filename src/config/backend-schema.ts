@@ -2,6 +2,7 @@
  * The `scgi:` and `fastcgi:` blocks of a location: nginx's `scgi_*` / `fastcgi_*` directives
  * without their prefix (semantics.md C.2, C.3). Part of the schema in schema.ts.
  */
+import { compileSetEnvIf } from '../cgi/set-env-if.ts';
 import { checkTemplate } from '../cgi/variables.ts';
 import { z } from 'zod';
 import { type BackendProtocol, parsePass } from './address.ts';
@@ -113,6 +114,28 @@ export function nextUpstream() {
     });
 }
 
+/**
+ * Apache ProxyFCGISetEnvIf rules, run after the environment is built (cgi/set-env-if.ts):
+ * `[{ if: "cond", set: "[!]NAME", value: "..." }]`. Conditions and values are checked here.
+ */
+export function setEnvIfList() {
+  const rule = strict({
+    if: z.string().min(1).meta({ description: 'ap_expr condition (Portico subset, docs/configuration.md)' }),
+    set: z.string().meta({ description: 'NAME to set, or !NAME to unset' }),
+    value: z
+      .union([z.string(), z.number().transform(String)])
+      .optional()
+      .meta({ description: 'string expression with %{...} and $1..; omitted: the empty string' }),
+  }).superRefine((spec, ctx) => {
+    const compiled = compileSetEnvIf(spec);
+    if (!Array.isArray(compiled)) return;
+    for (const p of compiled) ctx.addIssue({ code: 'custom', path: [p.key], message: p.message });
+  });
+  return z.array(rule).default([]).meta({
+    description: 'ProxyFCGISetEnvIf: rules that set or unset variables after the environment is built',
+  });
+}
+
 /** The directives shared by `scgi:` and `fastcgi:` (nginx's names without the prefix). */
 function backendShape(protocol: BackendProtocol) {
   const d = DEFAULTS.backend;
@@ -147,6 +170,7 @@ function backendShape(protocol: BackendProtocol) {
     connect_timeout: duration().prefault(d.connect_timeout),
     send_timeout: duration().prefault(d.send_timeout),
     read_timeout: duration().prefault(d.read_timeout),
+    set_env_if: setEnvIfList(),
     hide_header: z.array(headerName()).default([]),
     pass_header: z.array(headerName()).default([]),
     intercept_errors: flag().prefault(d.intercept_errors),
@@ -193,5 +217,18 @@ export const fastcgiSchema = strict({
   }),
   index: z.string().prefault(DEFAULTS.backend.index),
   keep_conn: flag().prefault(DEFAULTS.backend.keep_conn),
-  catch_stderr: z.array(z.string().min(1)).default([]),
+  catch_stderr: z
+    .array(
+      z
+        .string()
+        .min(1)
+        .regex(/^[^\r\n]*$/, {
+          error: 'catch_stderr strings are matched within one stderr line: no CR or LF',
+        }),
+    )
+    .default([])
+    .meta({
+      description:
+        'fastcgi_catch_stderr: a stderr line containing one of these strings before the response head makes the response invalid (502, next_upstream invalid_header)',
+    }),
 }).transform((b) => withEffectiveParams(b, DEFAULTS.backend.include_params_fastcgi));

@@ -11,7 +11,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseSize } from '../util/sizes.ts';
-import { BACKEND_PROTOCOLS, fastcgiSchema, PARAM_SETS, scgiSchema } from './backend-schema.ts';
+import { BACKEND_PROTOCOLS, fastcgiSchema, PARAM_SETS, scgiSchema, setEnvIfList } from './backend-schema.ts';
 import { parseBackendUrl, parseListenAddress, parsePass, UPSTREAM_NAME_PATTERN } from './address.ts';
 import { DEFAULTS } from './defaults.ts';
 import { describeValue, duration, flag, isRecord, keyIssue, regex, size, strict } from './fields.ts';
@@ -101,6 +101,7 @@ function proxyPassSchema() {
       .enum(FCGI_BACKEND_TYPES)
       .optional()
       .meta({ description: 'ProxyFCGIBackendType (FastCGI only)' }),
+    set_env_if: setEnvIfList(),
     timeout: duration().prefault(d.timeout),
     connectiontimeout: duration()
       .optional()

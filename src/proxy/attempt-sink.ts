@@ -13,7 +13,7 @@
  * Pingora's rule, DESIGN.md). The decisions are the attempt loop's, asked synchronously.
  */
 import type { CgiResponseHead } from '../cgi/response-head.ts';
-import type { GatewayError } from '../errors.ts';
+import { type GatewayError, ProtocolError } from '../errors.ts';
 import type { ExchangeSink } from '../transport/exchange.ts';
 import type { ClientResponder, ExchangeControl } from './client-responder.ts';
 
@@ -36,7 +36,8 @@ export interface AttemptDecisions {
   commit(exchange: ExchangeControl): ClientResponder;
   /** The head went to the responder; `accepted` false when the responder refused it. */
   headPassed(accepted: boolean): void;
-  onStderr(line: string): void;
+  /** Logs a FastCGI stderr line; true when it matches fastcgi_catch_stderr. */
+  onStderr(line: string): boolean;
 }
 
 export class AttemptSink implements ExchangeSink {
@@ -95,7 +96,17 @@ export class AttemptSink implements ExchangeSink {
   }
 
   onStderr(line: string): void {
-    this.decisions.onStderr(line);
+    const caught = this.decisions.onStderr(line);
+    // nginx looks for catch_stderr strings only while the head is awaited: after it, the
+    // response is the client's and a line is only logged.
+    if (!caught || this.settled) return;
+    this.exchange?.abort();
+    this.onError(
+      new ProtocolError(
+        'ERR_FCGI_STDERR_CAUGHT',
+        'FastCGI stderr matched catch_stderr before the response head',
+      ),
+    );
   }
 
   /** The client went away: whatever the exchange still reports is dropped. */

@@ -75,6 +75,11 @@ export interface BackendRoute {
   readonly readTimeout: number;
   /** Backend headers hidden from the client (lower-case; nginx's defaults plus hide_header). */
   readonly hiddenHeaders: ReadonlySet<string>;
+  /**
+   * fastcgi_catch_stderr: a FastCGI stderr line that contains one of these before the response
+   * head makes the response invalid (nginx checks only while reading the header).
+   */
+  readonly catchStderr: readonly string[];
 }
 
 /** What routing answers for a request path. */

@@ -201,6 +201,12 @@ export class UpstreamRequest {
     return responder;
   }
 
+  /** fastcgi_catch_stderr: a plain substring test, as nginx's ngx_strnstr. */
+  catchesStderr(line: string): boolean {
+    for (const needle of this.o.route.catchStderr) if (line.includes(needle)) return true;
+    return false;
+  }
+
   log(level: 'info' | 'warn' | 'error', message: string, target: SocketTarget): void {
     this.o.log.log(level, message, { requestId: this.o.request.requestId, backend: target.display });
   }
@@ -255,8 +261,9 @@ class Judge implements AttemptDecisions {
     else this.report('invalid_header');
   }
 
-  onStderr(line: string): void {
+  onStderr(line: string): boolean {
     this.up.log('error', `FastCGI sent in stderr: "${line}"`, this.target);
+    return this.up.catchesStderr(line);
   }
 
   private report(kind: 'error' | 'timeout' | 'invalid_header' | `http_${number}`): void {

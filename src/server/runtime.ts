@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { apacheProxyPaths, compileSplitPathInfo, splitPathInfo } from '../cgi/path.ts';
 import type { RequestFacts } from '../cgi/request-facts.ts';
 import { buildEnv, type CompiledParams, compileParams, type ParamSpec } from '../cgi/env.ts';
+import { applySetEnvIf, compileSetEnvIf, type SetEnvIfRule, type SetEnvIfSpec } from '../cgi/set-env-if.ts';
 import { APACHE_COMPILE_OPTIONS, apacheParams, stockParams } from '../cgi/stock-params.ts';
 import { VariableContext } from '../cgi/variables.ts';
 import { parseListenAddress } from '../config/address.ts';
@@ -140,6 +141,15 @@ function selectionInputs(
   return { clientAddress: request.remoteAddress, hashKey, route };
 }
 
+/** Rules were checked by the schema; compiling again cannot fail. */
+function setEnvIfRules(specs: readonly SetEnvIfSpec[]): readonly SetEnvIfRule[] {
+  return specs.map((spec) => {
+    const rule = compileSetEnvIf(spec);
+    if (Array.isArray(rule)) throw new Error(`set_env_if: ${rule.map((p) => p.message).join('; ')}`);
+    return rule;
+  });
+}
+
 function paramList(block: ScgiConfig | FastCgiConfig): ParamSpec[] {
   const list: ParamSpec[] = [];
   if (block.include_params === 'apache') {
@@ -164,7 +174,9 @@ class LocationRoute implements BackendRoute {
   readonly hiddenHeaders: ReadonlySet<string>;
   readonly upstream: CompiledUpstream;
   readonly nextUpstream: NextUpstreamRules;
+  readonly catchStderr: readonly string[];
   private readonly params: CompiledParams;
+  private readonly setEnvIf: readonly SetEnvIfRule[];
   private readonly base: FactsBase;
   private readonly split: RegExp | undefined;
   private readonly index: string;
@@ -192,6 +204,7 @@ class LocationRoute implements BackendRoute {
     this.readTimeout = block.read_timeout;
     this.hiddenHeaders = hiddenHeaders(block);
     this.params = compileParams(paramList(block), { passRequestHeaders: block.pass_request_headers });
+    this.setEnvIf = setEnvIfRules(block.set_env_if);
     this.base = {
       serverName: config.server_name[0] ?? '',
       documentRoot: stripSlash(location.alias ?? location.root ?? config.root),
@@ -200,6 +213,7 @@ class LocationRoute implements BackendRoute {
     this.split =
       fastcgi?.split_path_info === undefined ? undefined : compileSplitPathInfo(fastcgi.split_path_info);
     this.index = fastcgi?.index ?? '';
+    this.catchStderr = fastcgi?.catch_stderr ?? [];
   }
 
   selectionInputs(request: RouteRequest): SelectionInputs {
@@ -208,11 +222,13 @@ class LocationRoute implements BackendRoute {
 
   buildEnv(request: RouteRequest): Param[] {
     const split = splitPathInfo(request.path, this.split, this.index);
-    const ctx = new VariableContext(facts(request, this.base), {
+    const requestFacts = facts(request, this.base);
+    const ctx = new VariableContext(requestFacts, {
       scriptName: split.scriptName,
       pathInfo: split.pathInfo,
     });
-    return buildEnv(this.params, ctx);
+    const env = buildEnv(this.params, ctx);
+    return this.setEnvIf.length === 0 ? env : applySetEnvIf(this.setEnvIf, env, requestFacts);
   }
 }
 
@@ -231,9 +247,12 @@ class ProxyPassRoute implements BackendRoute {
   readonly upstream: CompiledUpstream;
   /** httpd retries a plain worker never; a group of one gets one try whatever the rules. */
   readonly nextUpstream: NextUpstreamRules = DEFAULT_NEXT_UPSTREAM;
+  /** httpd has no fastcgi_catch_stderr. */
+  readonly catchStderr: readonly string[] = [];
   private readonly target: BackendAddress;
   private readonly rule: ProxyPassConfig;
   private readonly params: CompiledParams;
+  private readonly setEnvIf: readonly SetEnvIfRule[];
   private readonly base: FactsBase;
 
   constructor(config: PorticoConfig, rule: ProxyPassConfig, upstreams: UpstreamSet) {
@@ -248,6 +267,7 @@ class ProxyPassRoute implements BackendRoute {
     this.sendTimeout = rule.timeout;
     this.readTimeout = rule.timeout;
     this.params = compileParams(apacheParams({ protocol: this.protocol }), APACHE_COMPILE_OPTIONS);
+    this.setEnvIf = setEnvIfRules(rule.set_env_if);
     this.base = { serverName: config.server_name[0] ?? '', documentRoot: stripSlash(config.root) };
   }
 
@@ -266,13 +286,15 @@ class ProxyPassRoute implements BackendRoute {
       pathinfo: this.rule.pathinfo,
       documentRoot: this.base.documentRoot,
     });
-    const ctx = new VariableContext(facts(request, this.base), {
+    const requestFacts = facts(request, this.base);
+    const ctx = new VariableContext(requestFacts, {
       scriptName: paths.scriptName,
       pathInfo: paths.pathInfo,
       scriptFilename: paths.scriptFilename,
       pathTranslated: paths.pathTranslated,
     });
-    return buildEnv(this.params, ctx);
+    const env = buildEnv(this.params, ctx);
+    return this.setEnvIf.length === 0 ? env : applySetEnvIf(this.setEnvIf, env, requestFacts);
   }
 }
 

@@ -125,6 +125,10 @@ export class FastCgiExchange extends SocketExchange implements FastCgiRecordHand
     }
     switch (type) {
       case RecordType.STDOUT:
+        // A stderr message without a newline (php-fpm's "PHP message: ..." records have none)
+        // is complete once stdout follows: logged, and checked for catch_stderr, before the
+        // head it may invalidate.
+        if (this.stderrLine.length > 0) this.flushStderr();
         if (content.length === 0) {
           this.stdoutClosed = true;
         } else if (this.stdoutClosed) {
