@@ -279,6 +279,12 @@ export interface ApacheProxyRoute {
   readonly prefix: string;
   /** The (decoded) path of the ProxyPass URL, e.g. `/srv/` in `fcgi://h:9000/srv/`. */
   readonly backendPath: string;
+  /**
+   * `balancer://NAME` routes: SCRIPT_FILENAME's prefix names the group, `proxy:balancer://NAME`
+   * (the form php-fpm strips as it strips `proxy:fcgi://`), since the environment is built
+   * before a member is chosen; host and port are then unused.
+   */
+  readonly balancer?: string | undefined;
   /** ProxyFCGIBackendType (fcgi only): FPM keeps `proxy:fcgi://host:port` in SCRIPT_FILENAME. */
   readonly backendType?: 'FPM' | 'GENERIC';
   /** The value of env `proxy-fcgi-pathinfo` / `proxy-scgi-pathinfo`; undefined = not set. */
@@ -375,7 +381,11 @@ export function apacheProxyPaths(
   const port = route.port === DEFAULT_PORT[route.scheme] ? '' : `:${route.port}`;
   const host = route.host.includes(':') ? `[${route.host.toLowerCase()}]` : route.host.toLowerCase();
   const generic = route.scheme === 'fcgi' && route.backendType === 'GENERIC';
-  let scriptFilename = generic ? encoded : `proxy:${route.scheme}://${host}${port}${encoded}`;
+  const origin =
+    route.balancer === undefined
+      ? `proxy:${route.scheme}://${host}${port}`
+      : `proxy:balancer://${route.balancer}`;
+  let scriptFilename = generic ? encoded : origin + encoded;
   let pathInfo = '';
   const mode = route.pathinfo;
   if (mode !== undefined) {

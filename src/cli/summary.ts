@@ -4,6 +4,7 @@
  * a reader can see what a default did without reading the docs.
  */
 import type { SetEnvIfSpec } from '../cgi/set-env-if.ts';
+import { parseBalancerUrl } from '../pool/address.ts';
 import {
   formatListenAddress,
   parseBackendUrl,
@@ -72,6 +73,7 @@ function backendLines(
     `  pass_request_headers ${onOff(block.pass_request_headers)}, pass_request_body ${onOff(block.pass_request_body)}, intercept_errors ${onOff(block.intercept_errors)}`,
   );
   lines.push(...setEnvIfLines(block.set_env_if, '  '));
+  if (block.bind !== undefined) lines.push(`  bind ${block.bind}`);
   if (block.hide_header.length > 0) lines.push(`  hide_header ${block.hide_header.join(', ')}`);
   if (block.pass_header.length > 0) lines.push(`  pass_header ${block.pass_header.join(', ')}`);
   const stock = block.include_params === 'none' ? [] : stockSet(protocol, block.include_params);
@@ -182,16 +184,26 @@ function setEnvIfLines(rules: readonly SetEnvIfSpec[], indent: string): string[]
   return lines;
 }
 
-function proxyPassLines(entry: ProxyPassConfig): string[] {
+function proxyPassLines(config: PorticoConfig, entry: ProxyPassConfig): string[] {
   const url = parseBackendUrl(entry.url);
+  const balancer = parseBalancerUrl(entry.url);
   const where = entry.path !== undefined ? `path ${entry.path}` : `match ${entry.match}`;
-  const target = url.ok
-    ? `${url.value.protocol} ${url.value.display}, path ${JSON.stringify(url.value.urlPath)}`
-    : entry.url;
-  const fcgi = url.ok && url.value.protocol === 'fastcgi' ? `backend_type ${entry.backend_type}, ` : '';
+  const group = balancer === undefined ? undefined : config.upstreams[balancer.name];
+  const protocol = url.ok ? url.value.protocol : group?.protocol;
+  const target =
+    balancer !== undefined
+      ? `${protocol} ${describePass(config, balancer.name)}, path ${JSON.stringify(balancer.urlPath)}`
+      : url.ok
+        ? `${url.value.protocol} ${url.value.display}, path ${JSON.stringify(url.value.urlPath)}`
+        : entry.url;
+  const fcgi =
+    protocol === 'fastcgi'
+      ? `backend_type ${entry.backend_type}, enablereuse ${onOff(entry.enablereuse)}, `
+      : '';
   return [
     `${where} -> ${target}`,
     `  ${fcgi}pathinfo ${entry.pathinfo === undefined ? 'unset' : JSON.stringify(entry.pathinfo)}, timeout ${formatDuration(entry.timeout)}, connectiontimeout ${formatDuration(entry.connectiontimeout)}`,
+    ...(entry.bind === undefined ? [] : [`  bind ${entry.bind}`]),
     ...setEnvIfLines(entry.set_env_if, '  '),
   ];
 }
@@ -219,7 +231,8 @@ export function formatConfigSummary(config: PorticoConfig, file: string): string
   }
   if (config.proxy_pass.length > 0) {
     out.push('', 'proxy_pass, tried before the locations (as httpd runs ProxyPass first), first match wins:');
-    for (const entry of config.proxy_pass) for (const line of proxyPassLines(entry)) out.push(`  ${line}`);
+    for (const entry of config.proxy_pass)
+      for (const line of proxyPassLines(config, entry)) out.push(`  ${line}`);
   }
   out.push('');
   if (config.locations.length === 0) {

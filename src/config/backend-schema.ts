@@ -4,6 +4,7 @@
  */
 import { compileSetEnvIf } from '../cgi/set-env-if.ts';
 import { checkTemplate } from '../cgi/variables.ts';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { type BackendProtocol, parsePass } from './address.ts';
 import { DEFAULTS } from './defaults.ts';
@@ -136,6 +137,29 @@ export function setEnvIfList() {
   });
 }
 
+/**
+ * nginx `*_bind address | off` / httpd ProxySourceAddress: the local address new backend
+ * connections are made from. An IP literal (a name would need a lookup per connect); `off`
+ * (the default) leaves it to the system. `off` becomes undefined.
+ */
+export function bindAddress() {
+  return z
+    .string()
+    .superRefine((text, ctx) => {
+      if (text !== 'off' && isIP(text) === 0) {
+        ctx.addIssue({
+          code: 'custom',
+          message: `bind must be an IP address or off, got ${describeValue(text)}`,
+        });
+      }
+    })
+    .optional()
+    .transform((text) => (text === undefined || text === 'off' ? undefined : text))
+    .meta({
+      description: 'source IP address of backend connections (nginx *_bind; off: the system chooses)',
+    });
+}
+
 /** The directives shared by `scgi:` and `fastcgi:` (nginx's names without the prefix). */
 function backendShape(protocol: BackendProtocol) {
   const d = DEFAULTS.backend;
@@ -164,6 +188,7 @@ function backendShape(protocol: BackendProtocol) {
       .meta({
         description: `stock params sent before params (default: ${protocol === 'scgi' ? d.include_params_scgi : d.include_params_fastcgi} without params, none with them)`,
       }),
+    bind: bindAddress(),
     pass_request_headers: flag().prefault(d.pass_request_headers),
     pass_request_body: flag().prefault(d.pass_request_body),
     buffer_size: size({ min: 1 }).prefault(d.buffer_size),

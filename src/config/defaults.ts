@@ -99,6 +99,8 @@ export const DEFAULTS = {
   proxy_pass: {
     /** httpd: `ProxyFCGIBackendType FPM` (the unset value is treated as FPM). */
     backend_type: 'FPM',
+    /** httpd: mod_proxy_fcgi disables connection reuse by default (enablereuse=off). */
+    enablereuse: false,
     /** httpd: worker `timeout` = ProxyTimeout, else the server `Timeout` of 60s. */
     timeout: '60s',
     /** httpd: worker `connectiontimeout` defaults to `timeout`; written as null here, resolved per entry. */

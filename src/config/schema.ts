@@ -11,7 +11,15 @@
 import { isAbsolute, resolve } from 'node:path';
 import { z } from 'zod';
 import { parseSize } from '../util/sizes.ts';
-import { BACKEND_PROTOCOLS, fastcgiSchema, PARAM_SETS, scgiSchema, setEnvIfList } from './backend-schema.ts';
+import {
+  BACKEND_PROTOCOLS,
+  bindAddress,
+  fastcgiSchema,
+  PARAM_SETS,
+  scgiSchema,
+  setEnvIfList,
+} from './backend-schema.ts';
+import { parseBalancerUrl } from '../pool/address.ts';
 import { parseBackendUrl, parseListenAddress, parsePass, UPSTREAM_NAME_PATTERN } from './address.ts';
 import { DEFAULTS } from './defaults.ts';
 import { describeValue, duration, flag, isRecord, keyIssue, regex, size, strict } from './fields.ts';
@@ -88,6 +96,7 @@ function proxyPassSchema() {
     url: z
       .string()
       .superRefine((text, c) => {
+        if (parseBalancerUrl(text) !== undefined) return;
         const url = parseBackendUrl(text);
         if (!url.ok) c.addIssue({ code: 'custom', message: url.message });
       })
@@ -102,6 +111,13 @@ function proxyPassSchema() {
       .optional()
       .meta({ description: 'ProxyFCGIBackendType (FastCGI only)' }),
     set_env_if: setEnvIfList(),
+    enablereuse: flag()
+      .optional()
+      .meta({ description: 'worker enablereuse: FastCGI connection reuse (FCGI_KEEP_CONN); default off' }),
+    disablereuse: flag().optional().meta({ description: 'worker disablereuse: the inverse of enablereuse' }),
+    bind: bindAddress().meta({
+      description: 'ProxySourceAddress: source IP of backend connections',
+    }),
     timeout: duration().prefault(d.timeout),
     connectiontimeout: duration()
       .optional()
@@ -115,10 +131,17 @@ function proxyPassSchema() {
             message: 'needs exactly one of path (ProxyPass) and match (ProxyPassMatch)',
           });
         }
+        if (entry.enablereuse !== undefined && entry.enablereuse === entry.disablereuse) {
+          c.addIssue(
+            keyIssue(['disablereuse'], 'enablereuse and disablereuse say opposite things; set one of them'),
+          );
+        }
         if (typeof entry.url !== 'string') return;
-        const url = parseBackendUrl(entry.url);
-        if (!url.ok) return;
-        const refs = maxCaptureReference(url.value.urlPath);
+        const balancer = parseBalancerUrl(entry.url);
+        const url = balancer === undefined ? parseBackendUrl(entry.url) : undefined;
+        if (url !== undefined && !url.ok) return;
+        const urlPath = balancer?.urlPath ?? (url?.ok ? url.value.urlPath : '');
+        const refs = maxCaptureReference(urlPath);
         if (refs > 0 && typeof entry.match !== 'string') {
           c.addIssue({
             code: 'custom',
@@ -136,7 +159,8 @@ function proxyPassSchema() {
             });
           }
         }
-        if (entry.backend_type !== undefined && url.value.protocol !== 'fastcgi') {
+        // A balancer's protocol is its group's: crossChecks looks at it.
+        if (entry.backend_type !== undefined && url?.ok && url.value.protocol !== 'fastcgi') {
           c.addIssue(keyIssue(['backend_type'], 'backend_type applies to fcgi:// URLs only'));
         }
       },
@@ -145,6 +169,8 @@ function proxyPassSchema() {
     .transform((entry) => ({
       ...entry,
       backend_type: entry.backend_type ?? d.backend_type,
+      enablereuse:
+        entry.enablereuse ?? (entry.disablereuse === undefined ? d.enablereuse : !entry.disablereuse),
       connectiontimeout: entry.connectiontimeout ?? entry.timeout,
     }));
 }
@@ -182,6 +208,7 @@ function logPath(ctx: SchemaContext, specials: readonly string[]) {
 /** Checks that span the whole config: upstream references, duplicate listen and location entries. */
 function crossChecks(config: Record<string, unknown>, ctx: z.core.$RefinementCtx<unknown>): void {
   const upstreams = isRecord(config.upstreams) ? config.upstreams : {};
+  balancerChecks(config, upstreams, ctx);
   const names = Object.keys(upstreams);
   const locations = Array.isArray(config.locations) ? config.locations : [];
   const seen = new Map<string, number>();
@@ -223,6 +250,34 @@ function crossChecks(config: Record<string, unknown>, ctx: z.core.$RefinementCtx
           message: `upstream "${name}" speaks ${upstream.protocol}, not ${protocol}`,
         });
       }
+    }
+  });
+}
+
+/** `balancer://NAME` on proxy_pass: the group exists; backend_type only with a FastCGI group. */
+function balancerChecks(
+  config: Record<string, unknown>,
+  upstreams: Record<string, unknown>,
+  ctx: z.core.$RefinementCtx<unknown>,
+): void {
+  const names = Object.keys(upstreams);
+  const rules = Array.isArray(config.proxy_pass) ? config.proxy_pass : [];
+  rules.forEach((rule: unknown, i) => {
+    if (!isRecord(rule) || typeof rule.url !== 'string') return;
+    const balancer = parseBalancerUrl(rule.url);
+    if (balancer === undefined) return;
+    const upstream = upstreams[balancer.name];
+    if (upstream === undefined) {
+      const known = names.length === 0 ? 'no upstreams are defined' : `defined: ${names.join(', ')}`;
+      ctx.addIssue({
+        code: 'custom',
+        path: ['proxy_pass', i, 'url'],
+        message: `unknown balancer "${balancer.name}" (${known})`,
+      });
+    } else if (rule.backend_type !== undefined && isRecord(upstream) && upstream.protocol !== 'fastcgi') {
+      ctx.addIssue(
+        keyIssue(['proxy_pass', i, 'backend_type'], 'backend_type applies to FastCGI groups only'),
+      );
     }
   });
 }

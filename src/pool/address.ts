@@ -88,6 +88,18 @@ function fail(code: AddressErrorCode, message: string): Failure {
   return { ok: false, code, message };
 }
 
+/**
+ * httpd's `balancer://NAME[/path]` ProxyPass URL (mod_proxy_balancer): a group, named as
+ * `upstreams.NAME` is, and the URL path its members' requests start with. undefined when
+ * `input` is not of that form.
+ */
+export function parseBalancerUrl(
+  input: string,
+): { readonly name: string; readonly urlPath: string } | undefined {
+  const m = /^balancer:\/\/([A-Za-z0-9_][A-Za-z0-9_.-]*)(\/.*)?$/i.exec(input);
+  return m === null ? undefined : { name: m[1] as string, urlPath: m[2] ?? '' };
+}
+
 /** Parses one configured backend address; never throws. */
 export function tryParseBackendAddress(input: string): AddressParseResult {
   if (input.length === 0) return fail('ERR_ADDRESS_EMPTY', 'backend address is empty');

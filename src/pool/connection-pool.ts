@@ -41,7 +41,11 @@ import { type ConnectionPoolSettings, resolvePoolSettings } from './pool-setting
 export { CONNECTION_POOL_DEFAULTS, type ConnectionPoolSettings } from './pool-settings.ts';
 
 /** Opens one connection to the member (connector.ts's `connectBackend`, bound to an address). */
-export type Connect = (signal: AbortSignal | undefined, timeoutMs: number) => Promise<Socket>;
+export type Connect = (
+  signal: AbortSignal | undefined,
+  timeoutMs: number,
+  localAddress?: string,
+) => Promise<Socket>;
 
 /** A connection lent by `acquire`; give it back with `release` exactly once. */
 export interface PooledConnection {
@@ -55,6 +59,11 @@ export interface PooledConnection {
 export interface AcquireOptions {
   /** ms for a connect, if one is needed (the route's connect_timeout). */
   readonly connectTimeout?: number;
+  /**
+   * Source address for a new connection (nginx `*_bind`). An idle connection is reused
+   * whatever address it was opened from, as nginx's keepalive cache does.
+   */
+  readonly localAddress?: string | undefined;
   /**
    * Never an idle connection: a new one (the retry after a reused connection turned out stale;
    * the other idle ones may be just as stale, e.g. after a backend restart).
@@ -131,6 +140,7 @@ interface Waiter {
   readonly signal: AbortSignal | undefined;
   readonly fresh: boolean;
   readonly connectTimeout: number;
+  readonly localAddress: string | undefined;
   timer: NodeJS.Timeout | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -186,8 +196,9 @@ export class ConnectionPool {
       // At the cap, a fresh connection takes the place of the least recently used idle one.
       this.discard(this.idle[0] as PoolEntry);
     }
-    if (this.hasRoom()) return this.openNew(signal, connectTimeout);
-    return this.enqueue(signal, fresh, connectTimeout);
+    const localAddress = options.localAddress;
+    if (this.hasRoom()) return this.openNew(signal, connectTimeout, localAddress);
+    return this.enqueue(signal, fresh, connectTimeout, localAddress);
   }
 
   /**
@@ -326,11 +337,15 @@ export class ConnectionPool {
     this.slotFreed();
   }
 
-  private async openNew(signal: AbortSignal | undefined, connectTimeout: number): Promise<PooledConnection> {
+  private async openNew(
+    signal: AbortSignal | undefined,
+    connectTimeout: number,
+    localAddress: string | undefined,
+  ): Promise<PooledConnection> {
     this.open++;
     let socket: Socket;
     try {
-      socket = await this.connect(signal, connectTimeout);
+      socket = await this.connect(signal, connectTimeout, localAddress);
     } catch (error) {
       this.open--;
       this.slotFreed();
@@ -350,7 +365,10 @@ export class ConnectionPool {
     while (this.waiters.length > 0 && this.hasRoom()) {
       const waiter = this.waiters.shift() as Waiter;
       this.settle(waiter);
-      this.openNew(waiter.signal, waiter.connectTimeout).then(waiter.resolve, waiter.reject);
+      this.openNew(waiter.signal, waiter.connectTimeout, waiter.localAddress).then(
+        waiter.resolve,
+        waiter.reject,
+      );
     }
   }
 
@@ -358,6 +376,7 @@ export class ConnectionPool {
     signal: AbortSignal | undefined,
     fresh: boolean,
     connectTimeout: number,
+    localAddress: string | undefined,
   ): Promise<PooledConnection> {
     const s = this.settings;
     if (this.waiters.length >= s.queue) {
@@ -378,6 +397,7 @@ export class ConnectionPool {
         signal,
         fresh,
         connectTimeout,
+        localAddress,
         timer: undefined,
         onAbort: undefined,
       };

@@ -19,6 +19,7 @@ export function connectBackend(
   target: SocketTarget,
   timeoutMs: number,
   signal?: AbortSignal,
+  localAddress?: string,
 ): Promise<Socket> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
@@ -28,7 +29,13 @@ export function connectBackend(
     const socket =
       target.transport === 'unix'
         ? connect({ path: target.socketPath as string })
-        : connect({ host: target.host as string, port: target.port as number, noDelay: true });
+        : connect({
+            host: target.host as string,
+            port: target.port as number,
+            noDelay: true,
+            // nginx *_bind: the source address (unix sockets have none to choose).
+            ...(localAddress === undefined ? {} : { localAddress }),
+          });
     let settled = false;
     const finish = (err: Error | undefined): void => {
       if (settled) return;

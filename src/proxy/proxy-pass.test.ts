@@ -158,7 +158,7 @@ describe('configuration', () => {
             ],
             [
               'r[5].url',
-              '"127.0.0.1:9000" needs a scheme: scgi://host[:port]/path or fcgi://host[:port]/path',
+              '"127.0.0.1:9000" needs a scheme: scgi://host[:port]/path, fcgi://host[:port]/path or balancer://NAME/path',
             ],
             [
               'r[6].url',

@@ -36,7 +36,7 @@
  * `!` rule) leaves routing to the locations. ProxyPass inside <Location> (no path) is not
  * supported: write the path.
  */
-import { type BackendAddress, tryParseBackendAddress } from '../pool/address.ts';
+import { type BackendAddress, parseBalancerUrl, tryParseBackendAddress } from '../pool/address.ts';
 import { ClientRequestError, ConfigError, type ConfigIssue } from '../errors.ts';
 import { compileConfigRegex } from './locations.ts';
 
@@ -83,6 +83,34 @@ interface Rule<T> {
   readonly prefix: string | undefined;
   readonly regex: RegExp | undefined;
   readonly template: readonly TemplatePart[] | undefined;
+}
+
+/**
+ * The rule's backend: a URL's address, or for `balancer://NAME/path` a stand-in that carries the
+ * URL path and names the group in `display` (the group's members are the runtime's business).
+ */
+function ruleAddress(url: string, issue: (message: string) => void): BackendAddress | undefined {
+  const balancer = parseBalancerUrl(url);
+  if (balancer !== undefined) {
+    return {
+      protocol: undefined,
+      transport: 'tcp',
+      urlPath: balancer.urlPath,
+      display: `balancer://${balancer.name}`,
+    };
+  }
+  const parsed = tryParseBackendAddress(url);
+  if (!parsed.ok) {
+    issue(parsed.message);
+    return undefined;
+  }
+  if (parsed.address.protocol === undefined) {
+    issue(
+      `"${url}" needs a scheme: scgi://host[:port]/path, fcgi://host[:port]/path or balancer://NAME/path`,
+    );
+    return undefined;
+  }
+  return parsed.address;
 }
 
 const MAX_GROUP = 9; // AP_MAX_REG_MATCH is 10: $0..$9
@@ -134,16 +162,8 @@ export function compileProxyPass<T extends ProxyPassSpec>(
       rules.push({ spec, index, address: undefined, prefix: spec.path, regex, template: undefined });
       continue;
     }
-    const parsed = tryParseBackendAddress(spec.url);
-    if (!parsed.ok) {
-      issue('url', parsed.message);
-      continue;
-    }
-    const address = parsed.address;
-    if (address.protocol === undefined) {
-      issue('url', `"${spec.url}" needs a scheme: scgi://host[:port]/path or fcgi://host[:port]/path`);
-      continue;
-    }
+    const address = ruleAddress(spec.url, (message) => issue('url', message));
+    if (address === undefined) continue;
     let template: TemplatePart[] | undefined;
     if (isMatch) {
       template = compileTemplate(address.urlPath);

@@ -71,6 +71,8 @@ export interface BackendRoute {
   /** buffer_size: the limit of the backend's response head. */
   readonly headLimit: number;
   readonly connectTimeout: number;
+  /** nginx `*_bind`: the source address of new backend connections; undefined = the system's. */
+  readonly bindAddress: string | undefined;
   readonly sendTimeout: number;
   readonly readTimeout: number;
   /** Backend headers hidden from the client (lower-case; nginx's defaults plus hide_header). */

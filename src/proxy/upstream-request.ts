@@ -119,7 +119,10 @@ export class UpstreamRequest {
     const pool = route.upstream.pools[member.index] as ConnectionPool;
     let connection: PooledConnection;
     try {
-      connection = await pool.acquire(abort.signal, { connectTimeout: route.connectTimeout });
+      connection = await pool.acquire(abort.signal, {
+        connectTimeout: route.connectTimeout,
+        localAddress: route.bindAddress,
+      });
     } catch (error) {
       res.off('close', onClose);
       group.release(member);
@@ -144,6 +147,7 @@ export class UpstreamRequest {
       sink,
       signal: abort.signal,
       connectTimeout: route.connectTimeout,
+      localAddress: route.bindAddress,
       keepConn: route.keepConn,
     });
     sink.attach(exchange);

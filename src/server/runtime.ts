@@ -13,7 +13,7 @@ import type {
   ProxyPassConfig,
   ScgiConfig,
 } from '../config/schema.ts';
-import { type BackendAddress, parseBackendAddress } from '../pool/address.ts';
+import { type BackendAddress, parseBackendAddress, parseBalancerUrl } from '../pool/address.ts';
 import {
   compileNextUpstream,
   DEFAULT_NEXT_UPSTREAM,
@@ -169,6 +169,7 @@ class LocationRoute implements BackendRoute {
   readonly keepConn: boolean;
   readonly headLimit: number;
   readonly connectTimeout: number;
+  readonly bindAddress: string | undefined;
   readonly sendTimeout: number;
   readonly readTimeout: number;
   readonly hiddenHeaders: ReadonlySet<string>;
@@ -200,6 +201,7 @@ class LocationRoute implements BackendRoute {
     this.keepConn = protocol === 'fastcgi' && (block as FastCgiConfig).keep_conn;
     this.headLimit = block.buffer_size;
     this.connectTimeout = block.connect_timeout;
+    this.bindAddress = block.bind;
     this.sendTimeout = block.send_timeout;
     this.readTimeout = block.read_timeout;
     this.hiddenHeaders = hiddenHeaders(block);
@@ -237,16 +239,18 @@ class ProxyPassRoute implements BackendRoute {
   readonly name: string;
   readonly protocol: 'scgi' | 'fastcgi';
   readonly passRequestBody = true;
-  /** httpd reuses FastCGI connections only with enablereuse (not yet a proxy_pass key). */
-  readonly keepConn = false;
+  readonly keepConn: boolean;
   readonly headLimit: number;
   readonly connectTimeout: number;
+  readonly bindAddress: string | undefined;
   readonly sendTimeout: number;
   readonly readTimeout: number;
   readonly hiddenHeaders: ReadonlySet<string> = new Set(DEFAULT_HIDDEN);
   readonly upstream: CompiledUpstream;
-  /** httpd retries a plain worker never; a group of one gets one try whatever the rules. */
+  /** A plain worker is a group of one, so one try; a balancer:// group fails over. */
   readonly nextUpstream: NextUpstreamRules = DEFAULT_NEXT_UPSTREAM;
+  /** The group of a `balancer://NAME` URL; undefined for a plain worker URL. */
+  private readonly balancer: string | undefined;
   /** httpd has no fastcgi_catch_stderr. */
   readonly catchStderr: readonly string[] = [];
   private readonly target: BackendAddress;
@@ -257,13 +261,33 @@ class ProxyPassRoute implements BackendRoute {
 
   constructor(config: PorticoConfig, rule: ProxyPassConfig, upstreams: UpstreamSet) {
     this.rule = rule;
-    this.target = parseBackendAddress(rule.url);
-    this.protocol = this.target.protocol ?? 'fastcgi';
-    this.upstream = upstreams.forAddress(this.target, this.protocol);
+    const balancer = parseBalancerUrl(rule.url);
+    if (balancer === undefined) {
+      this.target = parseBackendAddress(rule.url);
+      this.protocol = this.target.protocol ?? 'fastcgi';
+      this.upstream = upstreams.forAddress(this.target, this.protocol);
+    } else {
+      // The schema checked that the group exists.
+      const group = config.upstreams[balancer.name] as { protocol: 'scgi' | 'fastcgi' };
+      this.balancer = balancer.name;
+      this.protocol = group.protocol;
+      this.target = {
+        protocol: group.protocol,
+        transport: 'tcp',
+        urlPath: balancer.urlPath,
+        display: rule.url,
+      };
+      // Failover among its members on error and timeout (DEFAULT_NEXT_UPSTREAM), up to the
+      // group's tries, as mod_proxy_balancer retries another member (maxattempts).
+      this.upstream = upstreams.forPass(balancer.name, this.protocol);
+    }
+    // httpd reuses FastCGI connections only with enablereuse=on (mod_proxy_fcgi's default is off).
+    this.keepConn = this.protocol === 'fastcgi' && rule.enablereuse;
     this.name = `proxy_pass ${rule.path ?? rule.match}`;
     // httpd's ProxyIOBufferSize / responsefieldsize default is 8k for a header line.
     this.headLimit = 8192;
     this.connectTimeout = rule.connectiontimeout;
+    this.bindAddress = rule.bind;
     this.sendTimeout = rule.timeout;
     this.readTimeout = rule.timeout;
     this.params = compileParams(apacheParams({ protocol: this.protocol }), APACHE_COMPILE_OPTIONS);
@@ -283,6 +307,7 @@ class ProxyPassRoute implements BackendRoute {
       prefix: this.rule.path ?? request.path,
       backendPath: this.rule.path === undefined ? backendPath : decodeUrlPath(this.target.urlPath),
       backendType: this.rule.backend_type,
+      balancer: this.balancer,
       pathinfo: this.rule.pathinfo,
       documentRoot: this.base.documentRoot,
     });

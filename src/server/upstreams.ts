@@ -117,7 +117,7 @@ export class UpstreamSet {
     // as in nginx), so the pool itself has no cap and no queue.
     const pools = targets.map(
       (t) =>
-        new ConnectionPool(t.display, (signal, ms) => connectBackend(t, ms, signal), {
+        new ConnectionPool(t.display, (signal, ms, local) => connectBackend(t, ms, signal, local), {
           ...pooling,
           maxConns: 0,
           queue: 0,

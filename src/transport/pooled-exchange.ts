@@ -40,6 +40,8 @@ export interface PooledExchangeOptions {
   readonly signal?: AbortSignal;
   /** The route's connect_timeout (ms), for a retry's connect. */
   readonly connectTimeout?: number;
+  /** The route's bind address, for a retry's connect. */
+  readonly localAddress?: string | undefined;
   /**
    * The route's fastcgi keep_conn (default true). FCGI_KEEP_CONN is set only when this and the
    * pool's keepalive both allow reuse: nginx needs `fastcgi_keep_conn on` and `keepalive N`.
@@ -174,6 +176,7 @@ export class PooledExchange implements ExchangeSink {
     try {
       connection = await this.pool.acquire(signal, {
         fresh: true,
+        localAddress: this.options.localAddress,
         ...(this.options.connectTimeout === undefined ? {} : { connectTimeout: this.options.connectTimeout }),
       });
     } catch (error) {
@@ -203,10 +206,10 @@ export async function runExchangeWithPool(
   pool: ConnectionPool,
   options: PooledExchangeOptions,
 ): Promise<PooledExchange> {
-  const connection = await pool.acquire(
-    options.signal,
-    options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout },
-  );
+  const connection = await pool.acquire(options.signal, {
+    localAddress: options.localAddress,
+    ...(options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout }),
+  });
   if (options.signal?.aborted) {
     pool.release(connection, false);
     throw new ClientRequestError('ERR_CLIENT_GONE', 'client closed the connection while connecting', 499);
