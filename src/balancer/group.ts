@@ -15,10 +15,12 @@
  * Reload: build the new group with the same HostRegistry, swap, and dispose the old one once
  * it has drained; counters, failure state and balancing credit carry over.
  */
-import { ConfigError } from '../errors.ts';
+import { ConfigError, GatewayError } from '../errors.ts';
+import { AdmissionQueue } from './admission-queue.ts';
 import { createPolicy } from './create-policy.ts';
 import {
   begin,
+  blockedByMaxConns,
   buildTiers,
   candidatesFor,
   end,
@@ -91,6 +93,9 @@ export interface GroupSnapshot {
   readonly name: string;
   readonly protocol: string;
   readonly balance: BalanceMethod;
+  /** Requests waiting for a member below max_conns now, and those that got 503 from the queue. */
+  readonly queued: number;
+  readonly queueRejected: number;
   readonly members: readonly MemberSnapshot[];
 }
 
@@ -106,6 +111,8 @@ export class UpstreamGroup implements HealthGroup {
   readonly noFailover: boolean;
   /** Reads the route a request asks for; undefined when the group has no sticky names. */
   readonly sticky: StickySessionResolver | undefined;
+  /** Where requests wait while every usable member is at max_conns; undefined: no waiting. */
+  readonly queue: AdmissionQueue | undefined;
   private readonly registry: HostRegistry;
   private disposed = false;
 
@@ -130,6 +137,9 @@ export class UpstreamGroup implements HealthGroup {
       this.dispose();
       throw err;
     }
+    const q = options.queue;
+    this.queue =
+      q !== undefined && q.size > 0 ? new AdmissionQueue(options.name, q.size, q.timeout) : undefined;
     this.forceRecovery = options.forcerecovery ?? BALANCER_DEFAULTS.forcerecovery;
     this.singleNeverFails = options.single_never_fails ?? BALANCER_DEFAULTS.single_never_fails;
     const sticky = options.sticky;
@@ -185,6 +195,13 @@ export class UpstreamGroup implements HealthGroup {
   /** The request acquired on `member` is over; call exactly once per successful acquire. */
   release(member: Member, traffic?: Traffic): void {
     end(member, traffic);
+    // A slot may have opened: the oldest queued request tries again.
+    this.queue?.wake();
+  }
+
+  /** No member was free only because of max_conns: the request may wait in `queue`. */
+  mayQueue(now: number, tried?: ReadonlySet<string>): boolean {
+    return this.queue !== undefined && blockedByMaxConns(this, now, tried);
   }
 
   reportSuccess(member: Member, now: number): void {
@@ -208,6 +225,8 @@ export class UpstreamGroup implements HealthGroup {
       name: this.name,
       protocol: this.protocol,
       balance: this.balance,
+      queued: this.queue?.length ?? 0,
+      queueRejected: this.queue?.rejected ?? 0,
       members: this.members.map((m) => ({
         ...m.host.snapshot(now),
         state: this.memberState(m, now),
@@ -233,6 +252,15 @@ export class UpstreamGroup implements HealthGroup {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.queue?.clear(
+      new GatewayError(
+        'ERR_UPSTREAM_CLOSING',
+        `upstream "${this.name}" is shutting down`,
+        'gateway',
+        503,
+        'none',
+      ),
+    );
     for (const m of this.members) {
       this.registry.releaseSlot(m.host, this.name);
       this.registry.release(m.host);

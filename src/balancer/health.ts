@@ -113,6 +113,18 @@ function usable(group: HealthGroup, m: Member, now: number, tried: ReadonlySet<s
 }
 
 /**
+ * True when a member would take the request but for its max_conns: the request can wait for a
+ * slot (admission-queue.ts) rather than fail.
+ */
+export function blockedByMaxConns(group: HealthGroup, now: number, tried?: ReadonlySet<string>): boolean {
+  for (const m of group.members) {
+    if (!atMaxConns(m) || isDown(m) || isDraining(m) || isFailed(group, m, now)) continue;
+    if (tried === undefined || !tried.has(m.key)) return true;
+  }
+  return false;
+}
+
+/**
  * The members that may take the request now, in configured order: the first tier with any.
  * Empty means "no live upstreams" (nginx 502; httpd 503).
  */

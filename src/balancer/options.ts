@@ -79,6 +79,11 @@ export interface UpstreamOptions {
   readonly forcerecovery?: boolean;
   /** nginx: a group's only server is never considered failed (max_fails ignored). */
   readonly single_never_fails?: boolean;
+  /**
+   * nginx Plus `queue N timeout=T`: requests that find every usable member at max_conns wait
+   * (admission-queue.ts). size 0: no queue, such a request fails at once as in nginx OSS.
+   */
+  readonly queue?: { readonly size: number; readonly timeout: number };
 }
 
 export const BALANCER_DEFAULTS = {

@@ -128,6 +128,13 @@ function upstreamLines(name: string, u: UpstreamConfig): string[] {
       `  sticky: ${from.join(', then ')}; route ${sep}${sticky.scolonpathdelim ? ', scolonpathdelim' : ''}${sticky.nofailover ? ', nofailover' : ''}`,
     );
   }
+  if (u.servers.some((s) => s.max_conns > 0)) {
+    lines.push(
+      u.queue.size === 0
+        ? '  queue off: a request that finds every server at max_conns fails at once'
+        : `  queue ${u.queue.size}, timeout ${formatDuration(u.queue.timeout)}: requests wait while every server is at max_conns, then 503`,
+    );
+  }
   for (const s of u.servers) {
     const a = parseServerAddress(s.address);
     const flags = [

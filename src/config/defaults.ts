@@ -95,6 +95,13 @@ export const DEFAULTS = {
     keepalive_timeout: '60s',
     /** nginx upstream `keepalive_requests 1000`: bounds per-connection state leaks in the backend. */
     keepalive_requests: 1000,
+    /**
+     * nginx Plus `queue` (OSS has none: 502 at once). Portico queues by default, because a request
+     * that finds every server at max_conns should wait for one rather than fail; the queue only
+     * comes into play when max_conns is set. 1024 waiting requests, for at most nginx Plus's 60s.
+     */
+    queue_size: 1024,
+    queue_timeout: '60s',
   },
   proxy_pass: {
     /** httpd: `ProxyFCGIBackendType FPM` (the unset value is treated as FPM). */

@@ -108,6 +108,20 @@ const upstreamObject = strict({
     .prefault(d.keepalive_timeout)
     .meta({ description: 'nginx upstream keepalive_timeout (httpd ttl)' }),
   keepalive_requests: z.number().int().min(0).prefault(d.keepalive_requests),
+  queue: strict({
+    size: z
+      .number()
+      .int()
+      .min(0)
+      .prefault(d.queue_size)
+      .meta({ description: 'most waiting requests (0: none)' }),
+    timeout: duration().prefault(d.queue_timeout),
+  })
+    .prefault({})
+    .meta({
+      description:
+        'nginx Plus queue N timeout=T: requests that find every server at max_conns wait, then get 503',
+    }),
   servers: z.array(serverSchema).min(1),
 });
 
@@ -157,6 +171,7 @@ export function upstreamOptions(name: string, u: DeepReadonly<UpstreamShape>): U
           },
         }),
     forcerecovery: u.forcerecovery,
+    queue: { size: u.queue.size, timeout: u.queue.timeout },
   };
 }
 

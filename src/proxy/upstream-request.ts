@@ -18,6 +18,8 @@
  * $upstream_response_time ("127.0.0.1:9000, 127.0.0.1:9001").
  */
 import type { ServerResponse } from 'node:http';
+import type { AdmissionQueue } from '../balancer/admission-queue.ts';
+import type { Selection } from '../balancer/group.ts';
 import type { Member } from '../balancer/member.ts';
 import type { SelectionContext } from '../balancer/policy.ts';
 import { type GatewayError, UpstreamError } from '../errors.ts';
@@ -62,6 +64,8 @@ export class UpstreamRequest {
   private readonly maxTries: number;
   private readonly bodyStreamed: boolean;
   private startedAt = 0;
+  /** When the request's wait in the group's queue ends (0: it never queued). */
+  private queueDeadline = 0;
 
   constructor(options: UpstreamRequestOptions) {
     this.o = options;
@@ -85,7 +89,8 @@ export class UpstreamRequest {
     this.startedAt = Date.now();
     for (;;) {
       if (this.o.res.destroyed) return;
-      const sel = group.acquire(this.ctx, Date.now());
+      const sel = await this.select();
+      if (sel === undefined) return;
       if (!sel.ok) {
         const now = performance.now();
         this.attempts.push({ address: group.name, start: now, end: now });
@@ -107,6 +112,37 @@ export class UpstreamRequest {
       }
       if (step === 'done') return;
       this.tried.add(member.key);
+    }
+  }
+
+  /**
+   * A member for the next try. While the group's queue has waiters, or every usable member is
+   * at max_conns, the request waits its turn (balancer/admission-queue.ts: 503 when the wait
+   * is over or the queue full); undefined when the client left meanwhile.
+   */
+  private async select(): Promise<Selection | undefined> {
+    const group = this.o.route.upstream.group;
+    const queue = group.queue;
+    // First come, first served: a newcomer does not pass requests already waiting.
+    let mustWait = queue !== undefined && queue.length > 0;
+    for (;;) {
+      if (!mustWait) {
+        const sel = group.acquire(this.ctx, Date.now());
+        if (sel.ok || queue === undefined || !group.mayQueue(Date.now(), this.tried)) return sel;
+      }
+      mustWait = false;
+      this.queueDeadline ||= Date.now() + (queue as AdmissionQueue).timeout;
+      const abort = new AbortController();
+      const onClose = (): void => abort.abort();
+      this.o.res.once('close', onClose);
+      try {
+        await (queue as AdmissionQueue).wait(abort.signal, this.queueDeadline);
+      } catch (error) {
+        if (abort.signal.aborted) return undefined;
+        throw error;
+      } finally {
+        this.o.res.off('close', onClose);
+      }
     }
   }
 

@@ -3,6 +3,7 @@
  * exactly as a YAML file would be, started with `startGateway` on 127.0.0.1 port 0, its error log
  * kept in memory so tests can read what an operator would see.
  */
+import type { GroupSnapshot } from '../../../src/balancer/group.ts';
 import { parseConfigObject } from '../../../src/config/load.ts';
 import type { LogFields, LogLevel } from '../../../src/observability/logger.ts';
 import { MemoryLogger } from '../../../src/observability/logger.ts';
@@ -19,6 +20,8 @@ export interface TestGateway extends AsyncDisposable {
   readonly urls: readonly string[];
   /** client_body_temp_path: a private dir, so tests can check spill files are removed. */
   readonly bodyTempDir: string;
+  /** Every group's members with their live counters (the library API's `upstreams()`). */
+  upstreams(): GroupSnapshot[];
   close(): Promise<void>;
 }
 
@@ -61,6 +64,7 @@ export async function startTestGateway(config: Record<string, unknown>): Promise
       log,
       urls: handle.urls,
       bodyTempDir: tmp.path,
+      upstreams: () => handle.upstreams(),
       close,
       [Symbol.asyncDispose]: close,
     };

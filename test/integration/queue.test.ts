@@ -1,0 +1,192 @@
+/**
+ * max_conns with the group's queue (nginx Plus `queue N timeout=T`), through the gateway: the
+ * cap holds however many clients come, queued requests are served as slots free up, and a
+ * full queue or an expired wait is a 503. The headline case is real php-fpm with
+ * pm.max_children = 4 behind max_conns 4: 200 concurrent clients, not one 5xx.
+ */
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { PHP_FPM_PATH, type PhpFpm, requirePeer, startPhpFpm } from '../support/peers.ts';
+import { makeTempDir, type TempDir } from '../support/ports.ts';
+import { startTestGateway, type TestGateway } from './support/gateway.ts';
+import { httpRequest } from './support/http.ts';
+import {
+  type ScriptedBackend,
+  type ScriptedExchange,
+  startScriptedBackend,
+} from './support/scripted-backend.ts';
+
+const HEAD = 'Status: 200 OK\r\nContent-Type: text/plain\r\n';
+
+/** A backend that holds each request until the test lets it go, counting what it holds. */
+class HeldBackend {
+  backend!: ScriptedBackend;
+  held: Array<() => void> = [];
+  open = 0;
+  maxOpen = 0;
+  private arrivals: Array<() => void> = [];
+
+  async start(protocol: 'scgi' | 'fastcgi'): Promise<void> {
+    this.backend = await startScriptedBackend(protocol, (ex) => this.hold(ex));
+  }
+
+  private async hold(ex: ScriptedExchange): Promise<void> {
+    this.open++;
+    this.maxOpen = Math.max(this.maxOpen, this.open);
+    await new Promise<void>((resolve) => {
+      this.held.push(resolve);
+      for (const w of this.arrivals.splice(0)) w();
+    });
+    this.open--;
+    ex.stdout(`${HEAD}\r\n${ex.get('REQUEST_URI')}`);
+    ex.end();
+  }
+
+  /** Resolves once `n` requests are held. */
+  async until(n: number): Promise<void> {
+    while (this.held.length < n) await new Promise<void>((r) => this.arrivals.push(r));
+  }
+
+  releaseOne(): void {
+    this.held.shift()?.();
+  }
+
+  releaseAll(): void {
+    for (const r of this.held.splice(0)) r();
+  }
+}
+
+for (const protocol of ['scgi', 'fastcgi'] as const) {
+  describe(`max_conns and the queue (${protocol})`, () => {
+    const held = new HeldBackend();
+    let gw: TestGateway;
+
+    before(async () => {
+      await held.start(protocol);
+      const server = { address: held.backend.address, max_conns: 2 };
+      gw = await startTestGateway({
+        upstreams: {
+          capped: { protocol, servers: [server] },
+          short: { protocol, queue: { size: 10, timeout: '20ms' }, servers: [{ ...server, max_conns: 1 }] },
+          tiny: { protocol, queue: { size: 1 }, servers: [{ ...server, max_conns: 1 }] },
+          noqueue: { protocol, queue: { size: 0 }, servers: [{ ...server, max_conns: 1 }] },
+        },
+        locations: ['capped', 'short', 'tiny', 'noqueue'].map((name) => ({
+          match: `/${name}/`,
+          [protocol]: { pass: name },
+        })),
+      });
+    });
+
+    after(async () => {
+      held.releaseAll();
+      await gw?.close();
+      await held.backend?.close();
+    });
+
+    function queued(name: string): number {
+      return gw.upstreams().find((g) => g.name === name)?.queued ?? -1;
+    }
+
+    it('30 concurrent clients: never more than max_conns at the backend, every one served in order of arrival', async () => {
+      held.maxOpen = 0;
+      const results = Array.from({ length: 30 }, (_, i) => httpRequest(gw.url, { path: `/capped/${i}` }));
+      await held.until(2);
+      // Let them through one at a time: each release frees a slot for the oldest waiter.
+      for (let served = 0; served < 30; served++) {
+        await held.until(1);
+        held.releaseOne();
+      }
+      const done = await Promise.all(results);
+      assert.deepEqual(
+        done.map((r) => r.status),
+        Array(30).fill(200),
+      );
+      assert.equal(held.maxOpen, 2);
+      assert.equal(queued('capped'), 0);
+    });
+
+    it('a wait past the queue timeout is a 503; the request holding the slot still completes', async () => {
+      const first = httpRequest(gw.url, { path: '/short/first' });
+      await held.until(1);
+      const second = await httpRequest(gw.url, { path: '/short/second' });
+      assert.equal(second.status, 503);
+      held.releaseOne();
+      assert.equal((await first).status, 200);
+    });
+
+    it('a full queue answers 503 at once; the queued request is served when the slot frees', async () => {
+      const first = httpRequest(gw.url, { path: '/tiny/first' });
+      await held.until(1);
+      const waiting = httpRequest(gw.url, { path: '/tiny/waiting' });
+      while (queued('tiny') < 1) await new Promise((r) => setImmediate(r));
+      const refused = await httpRequest(gw.url, { path: '/tiny/refused' });
+      assert.equal(refused.status, 503);
+      held.releaseOne();
+      await held.until(1);
+      held.releaseOne();
+      assert.equal((await first).status, 200);
+      const w = await waiting;
+      assert.equal(w.status, 200);
+      assert.equal(w.body.toString(), '/tiny/waiting');
+    });
+
+    it('queue size 0: at max_conns the request fails at once, as nginx without a queue (502)', async () => {
+      const first = httpRequest(gw.url, { path: '/noqueue/first' });
+      await held.until(1);
+      const second = await httpRequest(gw.url, { path: '/noqueue/second' });
+      assert.equal(second.status, 502);
+      held.releaseOne();
+      assert.equal((await first).status, 200);
+    });
+  });
+}
+
+const phpFpm = requirePeer('php-fpm', PHP_FPM_PATH);
+
+describe('php-fpm pm.max_children = 4 behind max_conns 4', { skip: phpFpm.skip }, () => {
+  let docroot: TempDir;
+  let fpm: PhpFpm;
+  let gw: TestGateway;
+
+  before(async () => {
+    docroot = await makeTempDir('queue-php');
+    // A little work per request, so that requests overlap and the cap is reached.
+    await writeFile(
+      join(docroot.path, 'work.php'),
+      '<?php usleep(2000); echo getmypid(), " ", $_GET["i"];\n',
+    );
+    fpm = await startPhpFpm({ listen: 'tcp', docroot: docroot.path, poolOptions: { pm_max_children: 4 } });
+    gw = await startTestGateway({
+      root: docroot.path,
+      upstreams: { php: { protocol: 'fastcgi', servers: [{ address: fpm.address, max_conns: 4 }] } },
+      locations: [{ match: '~ \\.php$', fastcgi: { pass: 'php', keep_conn: true } }],
+    });
+  });
+
+  after(async () => {
+    await gw?.close();
+    await fpm?.stop();
+    await docroot?.cleanup();
+  });
+
+  it('200 concurrent clients: zero 5xx, every answer its own, at most 4 php-fpm workers used', async () => {
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => httpRequest(gw.url, { path: `/work.php?i=${i}` })),
+    );
+    const statuses = new Map<number, number>();
+    for (const r of results) statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1);
+    assert.deepEqual([...statuses], [[200, 200]]);
+    const pids = new Set<string>();
+    results.forEach((r, i) => {
+      const [pid, echoed] = r.body.toString().split(' ');
+      assert.equal(echoed, String(i));
+      pids.add(pid as string);
+    });
+    assert.ok(pids.size <= 4, `workers seen: ${pids.size}`);
+    const member = gw.upstreams().find((g) => g.name === 'php')?.members[0];
+    assert.equal(member?.failures, 0);
+  });
+});
