@@ -74,6 +74,7 @@ function backendLines(
   );
   lines.push(...setEnvIfLines(block.set_env_if, '  '));
   if (block.bind !== undefined) lines.push(`  bind ${block.bind}`);
+  if (block.socket_keepalive) lines.push('  socket_keepalive on');
   if (block.hide_header.length > 0) lines.push(`  hide_header ${block.hide_header.join(', ')}`);
   if (block.pass_header.length > 0) lines.push(`  pass_header ${block.pass_header.join(', ')}`);
   const stock = block.include_params === 'none' ? [] : stockSet(protocol, block.include_params);
@@ -210,6 +211,11 @@ function proxyPassLines(config: PorticoConfig, entry: ProxyPassConfig): string[]
   return [
     `${where} -> ${target}`,
     `  ${fcgi}pathinfo ${entry.pathinfo === undefined ? 'unset' : JSON.stringify(entry.pathinfo)}, timeout ${formatDuration(entry.timeout)}, connectiontimeout ${formatDuration(entry.connectiontimeout)}`,
+    ...(balancer === undefined
+      ? [
+          `  worker: max ${entry.max === 0 ? '0 (no limit)' : entry.max}, acquire ${formatDuration(entry.acquire)}, smax ${entry.smax ?? (entry.max > 0 ? entry.max : 32)}, ttl ${formatDuration(entry.ttl)}, retry ${formatDuration(entry.retry)}, keepalive ${onOff(entry.keepalive)}`,
+        ]
+      : []),
     ...(entry.bind === undefined ? [] : [`  bind ${entry.bind}`]),
     ...setEnvIfLines(entry.set_env_if, '  '),
   ];

@@ -189,6 +189,9 @@ function backendShape(protocol: BackendProtocol) {
         description: `stock params sent before params (default: ${protocol === 'scgi' ? d.include_params_scgi : d.include_params_fastcgi} without params, none with them)`,
       }),
     bind: bindAddress(),
+    socket_keepalive: flag()
+      .prefault(false)
+      .meta({ description: 'nginx *_socket_keepalive: SO_KEEPALIVE on backend connections' }),
     pass_request_headers: flag().prefault(d.pass_request_headers),
     pass_request_body: flag().prefault(d.pass_request_body),
     buffer_size: size({ min: 1 }).prefault(d.buffer_size),

@@ -106,6 +106,15 @@ export const DEFAULTS = {
   proxy_pass: {
     /** httpd: `ProxyFCGIBackendType FPM` (the unset value is treated as FPM). */
     backend_type: 'FPM',
+    /**
+     * httpd leaves `acquire` unset (a thread waits as long as it takes); Portico bounds every
+     * wait: nginx Plus's queue default.
+     */
+    acquire: '60s',
+    /** httpd's ttl is unset (kept until the backend closes); nginx's keepalive_timeout 60s. */
+    ttl: '60s',
+    /** httpd worker `retry=60`: a worker whose connect failed answers 503 for 60 s. */
+    retry: '60s',
     /** httpd: mod_proxy_fcgi disables connection reuse by default (enablereuse=off). */
     enablereuse: false,
     /** httpd: worker `timeout` = ProxyTimeout, else the server `Timeout` of 60s. */

@@ -115,6 +115,22 @@ function proxyPassSchema() {
       .optional()
       .meta({ description: 'worker enablereuse: FastCGI connection reuse (FCGI_KEEP_CONN); default off' }),
     disablereuse: flag().optional().meta({ description: 'worker disablereuse: the inverse of enablereuse' }),
+    max: z.int().min(0).prefault(0).meta({
+      description: 'worker max: requests in flight on the backend (0: no limit); more wait (acquire)',
+    }),
+    acquire: duration()
+      .prefault(d.acquire)
+      .meta({ description: 'worker acquire: the longest wait below max, then 503 (write a unit: 500ms)' }),
+    smax: z
+      .int()
+      .min(0)
+      .optional()
+      .meta({ description: 'worker smax: idle kept connections (default: max, else 32)' }),
+    ttl: duration().prefault(d.ttl).meta({ description: 'worker ttl: idle kept connection lifetime' }),
+    keepalive: flag().prefault(false).meta({ description: 'worker keepalive: SO_KEEPALIVE' }),
+    retry: duration()
+      .prefault(d.retry)
+      .meta({ description: 'worker retry: how long a worker whose connect failed stays in error (503)' }),
     bind: bindAddress().meta({
       description: 'ProxySourceAddress: source IP of backend connections',
     }),

@@ -36,6 +36,7 @@
  */
 import type { Socket } from 'node:net';
 import { ClientRequestError, GatewayError } from '../errors.ts';
+import type { SocketOptions } from './connector.ts';
 import { type ConnectionPoolSettings, resolvePoolSettings } from './pool-settings.ts';
 
 export { CONNECTION_POOL_DEFAULTS, type ConnectionPoolSettings } from './pool-settings.ts';
@@ -44,7 +45,7 @@ export { CONNECTION_POOL_DEFAULTS, type ConnectionPoolSettings } from './pool-se
 export type Connect = (
   signal: AbortSignal | undefined,
   timeoutMs: number,
-  localAddress?: string,
+  socket?: SocketOptions,
 ) => Promise<Socket>;
 
 /** A connection lent by `acquire`; give it back with `release` exactly once. */
@@ -60,10 +61,10 @@ export interface AcquireOptions {
   /** ms for a connect, if one is needed (the route's connect_timeout). */
   readonly connectTimeout?: number;
   /**
-   * Source address for a new connection (nginx `*_bind`). An idle connection is reused
-   * whatever address it was opened from, as nginx's keepalive cache does.
+   * How a new connection is set up (nginx `*_bind`, `*_socket_keepalive`). An idle connection
+   * is reused whatever it was opened with, as nginx's keepalive cache does.
    */
-  readonly localAddress?: string | undefined;
+  readonly socket?: SocketOptions | undefined;
   /**
    * Never an idle connection: a new one (the retry after a reused connection turned out stale;
    * the other idle ones may be just as stale, e.g. after a backend restart).
@@ -140,7 +141,7 @@ interface Waiter {
   readonly signal: AbortSignal | undefined;
   readonly fresh: boolean;
   readonly connectTimeout: number;
-  readonly localAddress: string | undefined;
+  readonly socket: SocketOptions | undefined;
   timer: NodeJS.Timeout | undefined;
   onAbort: (() => void) | undefined;
 }
@@ -196,9 +197,9 @@ export class ConnectionPool {
       // At the cap, a fresh connection takes the place of the least recently used idle one.
       this.discard(this.idle[0] as PoolEntry);
     }
-    const localAddress = options.localAddress;
-    if (this.hasRoom()) return this.openNew(signal, connectTimeout, localAddress);
-    return this.enqueue(signal, fresh, connectTimeout, localAddress);
+    const socket = options.socket;
+    if (this.hasRoom()) return this.openNew(signal, connectTimeout, socket);
+    return this.enqueue(signal, fresh, connectTimeout, socket);
   }
 
   /**
@@ -340,12 +341,12 @@ export class ConnectionPool {
   private async openNew(
     signal: AbortSignal | undefined,
     connectTimeout: number,
-    localAddress: string | undefined,
+    socketOptions: SocketOptions | undefined,
   ): Promise<PooledConnection> {
     this.open++;
     let socket: Socket;
     try {
-      socket = await this.connect(signal, connectTimeout, localAddress);
+      socket = await this.connect(signal, connectTimeout, socketOptions);
     } catch (error) {
       this.open--;
       this.slotFreed();
@@ -365,10 +366,7 @@ export class ConnectionPool {
     while (this.waiters.length > 0 && this.hasRoom()) {
       const waiter = this.waiters.shift() as Waiter;
       this.settle(waiter);
-      this.openNew(waiter.signal, waiter.connectTimeout, waiter.localAddress).then(
-        waiter.resolve,
-        waiter.reject,
-      );
+      this.openNew(waiter.signal, waiter.connectTimeout, waiter.socket).then(waiter.resolve, waiter.reject);
     }
   }
 
@@ -376,7 +374,7 @@ export class ConnectionPool {
     signal: AbortSignal | undefined,
     fresh: boolean,
     connectTimeout: number,
-    localAddress: string | undefined,
+    socket: SocketOptions | undefined,
   ): Promise<PooledConnection> {
     const s = this.settings;
     if (this.waiters.length >= s.queue) {
@@ -397,7 +395,7 @@ export class ConnectionPool {
         signal,
         fresh,
         connectTimeout,
-        localAddress,
+        socket,
         timer: undefined,
         onAbort: undefined,
       };

@@ -1,6 +1,14 @@
 import { connect, type Socket } from 'node:net';
 import { UpstreamError, UpstreamTimeoutError } from '../errors.ts';
 
+/** How new backend sockets are set up (per route): nginx `*_bind`, `*_socket_keepalive`. */
+export interface SocketOptions {
+  /** Source address; undefined: the system chooses. */
+  readonly localAddress?: string | undefined;
+  /** SO_KEEPALIVE (nginx `*_socket_keepalive`, httpd worker `keepalive`). */
+  readonly keepAlive?: boolean | undefined;
+}
+
 /** Where a backend listens: what the connector needs of a parsed address. */
 export interface SocketTarget {
   readonly transport: 'tcp' | 'unix';
@@ -19,7 +27,7 @@ export function connectBackend(
   target: SocketTarget,
   timeoutMs: number,
   signal?: AbortSignal,
-  localAddress?: string,
+  options?: SocketOptions,
 ): Promise<Socket> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
@@ -34,7 +42,7 @@ export function connectBackend(
             port: target.port as number,
             noDelay: true,
             // nginx *_bind: the source address (unix sockets have none to choose).
-            ...(localAddress === undefined ? {} : { localAddress }),
+            ...(options?.localAddress === undefined ? {} : { localAddress: options.localAddress }),
           });
     let settled = false;
     const finish = (err: Error | undefined): void => {
@@ -51,7 +59,10 @@ export function connectBackend(
         reject(err);
       }
     };
-    const onConnect = (): void => finish(undefined);
+    const onConnect = (): void => {
+      if (options?.keepAlive === true) socket.setKeepAlive(true);
+      finish(undefined);
+    };
     const onError = (cause: Error): void =>
       finish(
         new UpstreamError(

@@ -38,6 +38,8 @@ export interface AttemptDecisions {
   headPassed(accepted: boolean): void;
   /** Logs a FastCGI stderr line; true when it matches fastcgi_catch_stderr. */
   onStderr(line: string): boolean;
+  /** The error as the client is to see it (the route's status conventions). */
+  present(error: GatewayError): GatewayError;
 }
 
 export class AttemptSink implements ExchangeSink {
@@ -92,7 +94,7 @@ export class AttemptSink implements ExchangeSink {
       this.settle({ kind: 'retry', status: 0, error });
       return;
     }
-    this.commit().onError(error);
+    this.commit().onError(this.decisions.present(error));
   }
 
   onStderr(line: string): void {

@@ -1,6 +1,6 @@
 import type { UpstreamGroup } from '../balancer/group.ts';
 import type { ConnectionPool } from '../pool/connection-pool.ts';
-import type { SocketTarget } from '../pool/connector.ts';
+import type { SocketOptions, SocketTarget } from '../pool/connector.ts';
 import type { Param } from '../protocol/params.ts';
 import type { NextUpstreamRules } from './next-upstream.ts';
 
@@ -61,6 +61,13 @@ export interface BackendRoute {
   readonly upstream: RouteUpstream;
   /** next_upstream, next_upstream_tries, next_upstream_timeout. */
   readonly nextUpstream: NextUpstreamRules;
+  /**
+   * httpd worker semantics (a plain ProxyPass URL): only a failed connect puts the worker in
+   * error, and while it is, requests get 503 (nginx: every failure counts, and 502).
+   */
+  readonly httpdWorker: boolean;
+  /** Errors get httpd's statuses (proxy-pass routes: 503 where nginx says 502; httpd-status.ts). */
+  readonly httpdErrors: boolean;
   /** The request's inputs to the group's selection (evaluated once per request). */
   selectionInputs(request: RouteRequest): SelectionInputs;
   /** The CGI environment for one request, in wire order; `backendPath` from a ProxyPassMatch. */
@@ -71,8 +78,8 @@ export interface BackendRoute {
   /** buffer_size: the limit of the backend's response head. */
   readonly headLimit: number;
   readonly connectTimeout: number;
-  /** nginx `*_bind`: the source address of new backend connections; undefined = the system's. */
-  readonly bindAddress: string | undefined;
+  /** nginx `*_bind` and `*_socket_keepalive` for new backend connections. */
+  readonly socketOptions: SocketOptions | undefined;
   readonly sendTimeout: number;
   readonly readTimeout: number;
   /** Backend headers hidden from the client (lower-case; nginx's defaults plus hide_header). */

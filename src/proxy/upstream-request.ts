@@ -30,6 +30,7 @@ import { asGatewayError, type ExchangeRequest } from '../transport/exchange.ts';
 import { PooledExchange } from '../transport/pooled-exchange.ts';
 import { type AttemptDecisions, AttemptSink } from './attempt-sink.ts';
 import { ClientResponder, type ExchangeControl } from './client-responder.ts';
+import { httpdStatus } from './httpd-status.ts';
 import { errorCondition, maxTries, mayRetry, statusCondition } from './next-upstream.ts';
 import type { BackendRoute, RouteRequest } from './route.ts';
 
@@ -94,11 +95,17 @@ export class UpstreamRequest {
       if (!sel.ok) {
         const now = performance.now();
         this.attempts.push({ address: group.name, start: now, end: now });
-        throw sel.reason === 'sticky-route-unavailable'
-          ? new UpstreamError('ERR_STICKY_ROUTE_UNAVAILABLE', 'the sticky route has no usable member', {
-              status: 503,
-            })
-          : new UpstreamError('ERR_NO_LIVE_UPSTREAMS', 'no live upstreams');
+        throw this.present(
+          sel.reason === 'sticky-route-unavailable'
+            ? new UpstreamError('ERR_STICKY_ROUTE_UNAVAILABLE', 'the sticky route has no usable member', {
+                status: 503,
+              })
+            : this.o.route.httpdWorker
+              ? new UpstreamError('ERR_NO_LIVE_UPSTREAMS', 'the worker is in error state (retry pending)', {
+                  status: 503,
+                })
+              : new UpstreamError('ERR_NO_LIVE_UPSTREAMS', 'no live upstreams'),
+        );
       }
       const member = sel.member;
       const target = this.o.route.upstream.targets[member.index] as SocketTarget;
@@ -157,7 +164,7 @@ export class UpstreamRequest {
     try {
       connection = await pool.acquire(abort.signal, {
         connectTimeout: route.connectTimeout,
-        localAddress: route.bindAddress,
+        socket: route.socketOptions,
       });
     } catch (error) {
       res.off('close', onClose);
@@ -166,7 +173,7 @@ export class UpstreamRequest {
       if (abort.signal.aborted || res.destroyed) return 'done';
       const failure = asGatewayError(error);
       if (new Judge(this, member, target, false).retryError(failure)) return 'retry';
-      throw failure;
+      throw this.present(failure);
     }
     res.off('close', onClose);
     if (res.destroyed) {
@@ -183,7 +190,7 @@ export class UpstreamRequest {
       sink,
       signal: abort.signal,
       connectTimeout: route.connectTimeout,
-      localAddress: route.bindAddress,
+      socket: route.socketOptions,
       keepConn: route.keepConn,
     });
     sink.attach(exchange);
@@ -251,6 +258,15 @@ export class UpstreamRequest {
     this.o.log.log(level, message, { requestId: this.o.request.requestId, backend: target.display });
   }
 
+  /** The error as the client is to see it: httpd's statuses on ProxyPass routes. */
+  present(error: GatewayError): GatewayError {
+    return this.o.route.httpdErrors ? httpdStatus(error) : error;
+  }
+
+  get httpdWorker(): boolean {
+    return this.o.route.httpdWorker;
+  }
+
   get group() {
     return this.o.route.upstream.group;
   }
@@ -284,8 +300,10 @@ class Judge implements AttemptDecisions {
     const condition = errorCondition(error.failure);
     // The client's fault or ours (failure 'none'): nothing against the member, never retried.
     if (condition === 0) return false;
-    // nginx: error, timeout and invalid_header always count, listed or not.
-    this.report(error.failure as 'error' | 'timeout' | 'invalid_header');
+    // nginx: error, timeout and invalid_header always count, listed or not; an httpd worker is
+    // put in error by a failed connect only (ap_proxy_connect_backend).
+    if (!this.sent || !this.up.httpdWorker)
+      this.report(error.failure as 'error' | 'timeout' | 'invalid_header');
     if (!this.up.mayRetry(condition, this.sent)) return false;
     this.up.log('error', `${error.message}, passing the request to the next server`, this.target);
     return true;
@@ -295,10 +313,14 @@ class Judge implements AttemptDecisions {
     return this.up.commit(this.target, exchange);
   }
 
+  present(error: GatewayError): GatewayError {
+    return this.up.present(error);
+  }
+
   headPassed(accepted: boolean): void {
     const now = Date.now();
     if (accepted) this.up.group.reportSuccess(this.member, now);
-    else this.report('invalid_header');
+    else if (!this.up.httpdWorker) this.report('invalid_header');
   }
 
   onStderr(line: string): boolean {

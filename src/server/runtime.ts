@@ -14,6 +14,7 @@ import type {
   ScgiConfig,
 } from '../config/schema.ts';
 import { type BackendAddress, parseBackendAddress, parseBalancerUrl } from '../pool/address.ts';
+import type { SocketOptions } from '../pool/connector.ts';
 import {
   compileNextUpstream,
   DEFAULT_NEXT_UPSTREAM,
@@ -150,6 +151,10 @@ function setEnvIfRules(specs: readonly SetEnvIfSpec[]): readonly SetEnvIfRule[] 
   });
 }
 
+function socketOptions(bind: string | undefined, keepAlive: boolean): SocketOptions | undefined {
+  return bind === undefined && !keepAlive ? undefined : { localAddress: bind, keepAlive };
+}
+
 function paramList(block: ScgiConfig | FastCgiConfig): ParamSpec[] {
   const list: ParamSpec[] = [];
   if (block.include_params === 'apache') {
@@ -169,12 +174,14 @@ class LocationRoute implements BackendRoute {
   readonly keepConn: boolean;
   readonly headLimit: number;
   readonly connectTimeout: number;
-  readonly bindAddress: string | undefined;
+  readonly socketOptions: SocketOptions | undefined;
   readonly sendTimeout: number;
   readonly readTimeout: number;
   readonly hiddenHeaders: ReadonlySet<string>;
   readonly upstream: CompiledUpstream;
   readonly nextUpstream: NextUpstreamRules;
+  readonly httpdWorker = false;
+  readonly httpdErrors = false;
   readonly catchStderr: readonly string[];
   private readonly params: CompiledParams;
   private readonly setEnvIf: readonly SetEnvIfRule[];
@@ -201,7 +208,7 @@ class LocationRoute implements BackendRoute {
     this.keepConn = protocol === 'fastcgi' && (block as FastCgiConfig).keep_conn;
     this.headLimit = block.buffer_size;
     this.connectTimeout = block.connect_timeout;
-    this.bindAddress = block.bind;
+    this.socketOptions = socketOptions(block.bind, block.socket_keepalive);
     this.sendTimeout = block.send_timeout;
     this.readTimeout = block.read_timeout;
     this.hiddenHeaders = hiddenHeaders(block);
@@ -242,13 +249,15 @@ class ProxyPassRoute implements BackendRoute {
   readonly keepConn: boolean;
   readonly headLimit: number;
   readonly connectTimeout: number;
-  readonly bindAddress: string | undefined;
+  readonly socketOptions: SocketOptions | undefined;
   readonly sendTimeout: number;
   readonly readTimeout: number;
   readonly hiddenHeaders: ReadonlySet<string> = new Set(DEFAULT_HIDDEN);
   readonly upstream: CompiledUpstream;
   /** A plain worker is a group of one, so one try; a balancer:// group fails over. */
   readonly nextUpstream: NextUpstreamRules = DEFAULT_NEXT_UPSTREAM;
+  readonly httpdWorker: boolean;
+  readonly httpdErrors = true;
   /** The group of a `balancer://NAME` URL; undefined for a plain worker URL. */
   private readonly balancer: string | undefined;
   /** httpd has no fastcgi_catch_stderr. */
@@ -262,10 +271,17 @@ class ProxyPassRoute implements BackendRoute {
   constructor(config: PorticoConfig, rule: ProxyPassConfig, upstreams: UpstreamSet) {
     this.rule = rule;
     const balancer = parseBalancerUrl(rule.url);
+    this.httpdWorker = balancer === undefined;
     if (balancer === undefined) {
       this.target = parseBackendAddress(rule.url);
       this.protocol = this.target.protocol ?? 'fastcgi';
-      this.upstream = upstreams.forAddress(this.target, this.protocol);
+      this.upstream = upstreams.forWorker(this.target, this.protocol, {
+        max: rule.max,
+        acquire: rule.acquire,
+        smax: rule.smax ?? (rule.max > 0 ? rule.max : 32),
+        ttl: rule.ttl,
+        retry: rule.retry,
+      });
     } else {
       // The schema checked that the group exists.
       const group = config.upstreams[balancer.name] as { protocol: 'scgi' | 'fastcgi' };
@@ -287,7 +303,7 @@ class ProxyPassRoute implements BackendRoute {
     // httpd's ProxyIOBufferSize / responsefieldsize default is 8k for a header line.
     this.headLimit = 8192;
     this.connectTimeout = rule.connectiontimeout;
-    this.bindAddress = rule.bind;
+    this.socketOptions = socketOptions(rule.bind, rule.keepalive);
     this.sendTimeout = rule.timeout;
     this.readTimeout = rule.timeout;
     this.params = compileParams(apacheParams({ protocol: this.protocol }), APACHE_COMPILE_OPTIONS);

@@ -35,6 +35,23 @@ const IMPLICIT_POOLING: Partial<ConnectionPoolSettings> = {
   keepaliveRequests: 1000,
 };
 
+/** httpd worker parameters of a ProxyPass rule (ms for durations). */
+export interface WorkerSettings {
+  /** `max`: requests in flight; 0 = no limit. */
+  readonly max: number;
+  /** `acquire`: the longest wait below `max`. */
+  readonly acquire: number;
+  /** `smax`: idle kept connections. */
+  readonly smax: number;
+  /** `ttl`: idle kept connection lifetime. */
+  readonly ttl: number;
+  /** `retry`: how long the worker stays in error after a failed connect. */
+  readonly retry: number;
+}
+
+/** Requests that may wait for a worker at `max` (httpd threads would block; this bounds it). */
+const WORKER_QUEUE = 1024;
+
 /** Every group of one config. */
 export class UpstreamSet {
   readonly registry: HostRegistry;
@@ -86,6 +103,31 @@ export class UpstreamSet {
     return found;
   }
 
+  /**
+   * The group of one for an httpd ProxyPass worker: its own max / acquire / smax / ttl / retry,
+   * so it is shared only by rules with the same address and settings. Unlike nginx's implicit
+   * upstream, a worker whose connect failed is in error for `retry` (httpd's 503 meanwhile).
+   */
+  forWorker(address: BackendAddress, protocol: 'scgi' | 'fastcgi', w: WorkerSettings): CompiledUpstream {
+    const key = `${protocol} ${address.display} worker ${w.max} ${w.acquire} ${w.smax} ${w.ttl} ${w.retry}`;
+    let found = this.implicit.get(key);
+    if (found === undefined) {
+      const options: UpstreamOptions = {
+        name: address.display,
+        protocol,
+        servers: [
+          { address: address.display, max_conns: w.max, max_fails: 1, fail_timeout: w.retry, retry: w.retry },
+        ],
+        single_never_fails: false,
+        queue: { size: w.max > 0 ? WORKER_QUEUE : 0, timeout: w.acquire },
+      };
+      const pooling = { keepalive: w.smax, keepaliveTimeout: w.ttl, keepaliveRequests: 1000 };
+      found = this.build(options, [address], undefined, pooling);
+      this.implicit.set(key, found);
+    }
+    return found;
+  }
+
   /** Every group, named ones first (config order), then the implicit ones. */
   get groups(): UpstreamGroup[] {
     return [...this.named.values(), ...this.implicit.values()].map((u) => u.group);
@@ -117,7 +159,7 @@ export class UpstreamSet {
     // as in nginx), so the pool itself has no cap and no queue.
     const pools = targets.map(
       (t) =>
-        new ConnectionPool(t.display, (signal, ms, local) => connectBackend(t, ms, signal, local), {
+        new ConnectionPool(t.display, (signal, ms, socket) => connectBackend(t, ms, signal, socket), {
           ...pooling,
           maxConns: 0,
           queue: 0,

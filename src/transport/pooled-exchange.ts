@@ -26,6 +26,7 @@
 import type { Socket } from 'node:net';
 import { ClientRequestError, type GatewayError, UpstreamError } from '../errors.ts';
 import type { ConnectionPool, PooledConnection } from '../pool/connection-pool.ts';
+import type { SocketOptions } from '../pool/connector.ts';
 import type { CgiResponseHead } from '../cgi/response-head.ts';
 import { asGatewayError, type ExchangeRequest, type ExchangeSink, type SocketExchange } from './exchange.ts';
 import { FastCgiExchange } from './fastcgi-exchange.ts';
@@ -40,8 +41,8 @@ export interface PooledExchangeOptions {
   readonly signal?: AbortSignal;
   /** The route's connect_timeout (ms), for a retry's connect. */
   readonly connectTimeout?: number;
-  /** The route's bind address, for a retry's connect. */
-  readonly localAddress?: string | undefined;
+  /** The route's socket options (bind, SO_KEEPALIVE), for a retry's connect. */
+  readonly socket?: SocketOptions | undefined;
   /**
    * The route's fastcgi keep_conn (default true). FCGI_KEEP_CONN is set only when this and the
    * pool's keepalive both allow reuse: nginx needs `fastcgi_keep_conn on` and `keepalive N`.
@@ -176,7 +177,7 @@ export class PooledExchange implements ExchangeSink {
     try {
       connection = await this.pool.acquire(signal, {
         fresh: true,
-        localAddress: this.options.localAddress,
+        socket: this.options.socket,
         ...(this.options.connectTimeout === undefined ? {} : { connectTimeout: this.options.connectTimeout }),
       });
     } catch (error) {
@@ -207,7 +208,7 @@ export async function runExchangeWithPool(
   options: PooledExchangeOptions,
 ): Promise<PooledExchange> {
   const connection = await pool.acquire(options.signal, {
-    localAddress: options.localAddress,
+    socket: options.socket,
     ...(options.connectTimeout === undefined ? {} : { connectTimeout: options.connectTimeout }),
   });
   if (options.signal?.aborted) {
