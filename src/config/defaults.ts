@@ -101,6 +101,12 @@ export const DEFAULTS = {
      * comes into play when max_conns is set. 1024 waiting requests, for at most nginx Plus's 60s.
      */
     queue_size: 1024,
+    /**
+     * nginx re-resolves `server NAME resolve` by the record's TTL or `resolver ... valid=`; the
+     * system resolver Portico uses reports no TTL, so a fixed 30s (nginx's own default when a
+     * response has none is the TTL; 30s is common resolver `valid=` practice).
+     */
+    resolve_interval: '30s',
     queue_timeout: '60s',
   },
   proxy_pass: {

@@ -128,6 +128,9 @@ function proxyPassSchema() {
       .meta({ description: 'worker smax: idle kept connections (default: max, else 32)' }),
     ttl: duration().prefault(d.ttl).meta({ description: 'worker ttl: idle kept connection lifetime' }),
     keepalive: flag().prefault(false).meta({ description: 'worker keepalive: SO_KEEPALIVE' }),
+    addressttl: duration()
+      .optional()
+      .meta({ description: 'worker addressttl: look a host name up again after this long (default: never)' }),
     retry: duration()
       .prefault(d.retry)
       .meta({ description: 'worker retry: how long a worker whose connect failed stays in error (503)' }),

@@ -56,6 +56,7 @@ test('a server gets every default; retry defaults to fail_timeout (nginx: one se
     route: '',
     redirect: '',
     lbset: 0,
+    resolve: false,
   });
   assert.equal(php.servers[1]!.retry, 3000);
 });

@@ -70,6 +70,9 @@ const serverSchema = strict({
   route: z.string().prefault('').meta({ description: 'nginx/httpd route= (sticky sessions)' }),
   redirect: z.string().prefault('').meta({ description: 'httpd redirect=' }),
   lbset: z.int().prefault(0).meta({ description: 'httpd lbset= (0..99, lower first)' }),
+  resolve: flag()
+    .prefault(false)
+    .meta({ description: 'nginx server ... resolve: look a host name up again every resolve_interval' }),
 }).transform((s) => ({ ...s, retry: s.retry ?? s.fail_timeout }));
 
 const stickySchema = strict({
@@ -108,6 +111,9 @@ const upstreamObject = strict({
     .prefault(d.keepalive_timeout)
     .meta({ description: 'nginx upstream keepalive_timeout (httpd ttl)' }),
   keepalive_requests: z.number().int().min(0).prefault(d.keepalive_requests),
+  resolve_interval: duration()
+    .prefault(d.resolve_interval)
+    .meta({ description: 'how often servers marked resolve are looked up again (nginx resolver valid=)' }),
   queue: strict({
     size: z
       .number()

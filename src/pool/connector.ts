@@ -1,5 +1,6 @@
 import { connect, type Socket } from 'node:net';
 import { UpstreamError, UpstreamTimeoutError } from '../errors.ts';
+import type { HostResolver } from './host-resolver.ts';
 
 /** How new backend sockets are set up (per route): nginx `*_bind`, `*_socket_keepalive`. */
 export interface SocketOptions {
@@ -67,7 +68,7 @@ export function connectBackend(
       finish(
         new UpstreamError(
           'ERR_UPSTREAM_CONNECT',
-          `connect() to ${target.display} failed (${(cause as NodeJS.ErrnoException).code ?? cause.message})`,
+          `connect() to ${describeTarget(target)} failed (${(cause as NodeJS.ErrnoException).code ?? cause.message})`,
           { cause },
         ),
       );
@@ -78,7 +79,7 @@ export function connectBackend(
         finish(
           new UpstreamTimeoutError(
             'ERR_UPSTREAM_CONNECT_TIMEOUT',
-            `connect() to ${target.display} timed out`,
+            `connect() to ${describeTarget(target)} timed out`,
           ),
         ),
       timeoutMs,
@@ -87,4 +88,39 @@ export function connectBackend(
     socket.once('error', onError);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * Connects to a host-named target through its resolver: the addresses in turn from the next
+ * in rotation, falling through to the following one when a connect fails, as nginx passes a
+ * request to the next peer of a multi-address server. The last failure is the one reported;
+ * a client that leaves stops the walk.
+ */
+export async function connectResolved(
+  target: SocketTarget,
+  resolver: HostResolver,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  options?: SocketOptions,
+): Promise<Socket> {
+  const addresses = await resolver.order();
+  let last: unknown;
+  for (const address of addresses) {
+    try {
+      return await connectBackend({ ...target, host: address }, timeoutMs, signal, options);
+    } catch (error) {
+      last = error;
+      if (signal?.aborted || (error instanceof UpstreamError && error.code === 'ERR_CLIENT_GONE')) break;
+    }
+  }
+  throw last;
+}
+
+/** `localhost:9000 (::1)` when the display names a host that was resolved to another address. */
+function describeTarget(target: SocketTarget): string {
+  const host = target.host;
+  if (host === undefined || target.display.startsWith(host) || target.display.startsWith(`[${host}]`)) {
+    return target.display;
+  }
+  return `${target.display} (${host})`;
 }

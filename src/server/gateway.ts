@@ -6,6 +6,7 @@ import { type Logger, openLogStream, StreamLogger } from '../observability/logge
 import { RequestHandler } from '../proxy/handler.ts';
 import { createFront, drain, listen } from './listeners.ts';
 import { compileRuntime } from './runtime.ts';
+import type { LookupAll } from '../pool/host-resolver.ts';
 import { upstreamSnapshot } from './upstreams.ts';
 
 export interface GatewayOptions {
@@ -13,6 +14,11 @@ export interface GatewayOptions {
   readonly configFile?: string;
   /** Overrides the config's error log (library use, tests). */
   readonly log?: Logger;
+  /**
+   * Looks up upstream server host names (all addresses); default: the system resolver. For
+   * embedding with a resolver of one's own, and for tests.
+   */
+  readonly lookup?: LookupAll;
 }
 
 export interface GatewayHandle {
@@ -33,7 +39,10 @@ export async function startGateway(
   options: GatewayOptions = {},
 ): Promise<GatewayHandle> {
   const log = options.log ?? new StreamLogger(openLogStream(config.error_log.path), config.error_log.level);
-  const runtime = compileRuntime(config, options.configFile);
+  const runtime = compileRuntime(config, options.configFile, {
+    log,
+    ...(options.lookup === undefined ? {} : { lookup: options.lookup }),
+  });
   const accessLog =
     config.access_log.path === 'off'
       ? undefined

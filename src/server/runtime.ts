@@ -281,6 +281,7 @@ class ProxyPassRoute implements BackendRoute {
         smax: rule.smax ?? (rule.max > 0 ? rule.max : 32),
         ttl: rule.ttl,
         retry: rule.retry,
+        addressTtl: rule.addressttl ?? 0,
       });
     } else {
       // The schema checked that the group exists.

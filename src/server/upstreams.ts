@@ -14,7 +14,9 @@ import type { PorticoConfig } from '../config/schema.ts';
 import { upstreamOptions } from '../config/upstream-schema.ts';
 import { type BackendAddress, parseBackendAddress } from '../pool/address.ts';
 import { ConnectionPool, type ConnectionPoolSettings } from '../pool/connection-pool.ts';
-import { connectBackend } from '../pool/connector.ts';
+import { connectBackend, connectResolved } from '../pool/connector.ts';
+import { HostResolver, type LookupAll } from '../pool/host-resolver.ts';
+import type { Logger } from '../observability/logger.ts';
 import type { RouteUpstream } from '../proxy/route.ts';
 
 /** A group with what the pipeline needs beside it. */
@@ -26,6 +28,10 @@ export interface CompiledUpstream extends RouteUpstream {
 export interface UpstreamSetOptions {
   /** The process's host table; give the previous runtime's on reload. Default: a new one. */
   readonly registry?: HostRegistry;
+  /** Where resolution changes and failures of host-named servers are logged. */
+  readonly log?: Logger;
+  /** Name lookups (default: the system resolver); tests inject one. */
+  readonly lookup?: LookupAll;
 }
 
 /** A plain address is nginx's implicit upstream: the defaults of a named group's keepalive. */
@@ -47,6 +53,8 @@ export interface WorkerSettings {
   readonly ttl: number;
   /** `retry`: how long the worker stays in error after a failed connect. */
   readonly retry: number;
+  /** `addressttl`: ms between lookups of a host name; 0 = once. */
+  readonly addressTtl: number;
 }
 
 /** Requests that may wait for a worker at `max` (httpd threads would block; this bounds it). */
@@ -57,11 +65,16 @@ export class UpstreamSet {
   readonly registry: HostRegistry;
   private readonly named = new Map<string, CompiledUpstream>();
   private readonly implicit = new Map<string, CompiledUpstream>();
+  private readonly resolvers: HostResolver[] = [];
+  private readonly log: Logger | undefined;
+  private readonly lookup: LookupAll | undefined;
   private disposed = false;
 
   /** Throws ConfigError when a group is refused (the schema has checked them already). */
   constructor(config: PorticoConfig, options: UpstreamSetOptions = {}) {
     this.registry = options.registry ?? new HostRegistry();
+    this.log = options.log;
+    this.lookup = options.lookup;
     try {
       for (const [name, u] of Object.entries(config.upstreams)) {
         const targets = u.servers.map((s) => parseBackendAddress(s.address));
@@ -72,7 +85,9 @@ export class UpstreamSet {
           keepaliveTimeout: u.keepalive_timeout,
           keepaliveRequests: u.keepalive_requests,
         };
-        this.named.set(name, this.build(upstreamOptions(name, u), targets, hashKey, pooling));
+        // nginx `server NAME resolve`: looked up again every resolve_interval; else once.
+        const intervals = u.servers.map((s) => (s.resolve ? u.resolve_interval : 0));
+        this.named.set(name, this.build(upstreamOptions(name, u), targets, hashKey, pooling, intervals));
       }
     } catch (error) {
       this.dispose();
@@ -109,7 +124,7 @@ export class UpstreamSet {
    * upstream, a worker whose connect failed is in error for `retry` (httpd's 503 meanwhile).
    */
   forWorker(address: BackendAddress, protocol: 'scgi' | 'fastcgi', w: WorkerSettings): CompiledUpstream {
-    const key = `${protocol} ${address.display} worker ${w.max} ${w.acquire} ${w.smax} ${w.ttl} ${w.retry}`;
+    const key = `${protocol} ${address.display} worker ${w.max} ${w.acquire} ${w.smax} ${w.ttl} ${w.retry} ${w.addressTtl}`;
     let found = this.implicit.get(key);
     if (found === undefined) {
       const options: UpstreamOptions = {
@@ -122,7 +137,7 @@ export class UpstreamSet {
         queue: { size: w.max > 0 ? WORKER_QUEUE : 0, timeout: w.acquire },
       };
       const pooling = { keepalive: w.smax, keepaliveTimeout: w.ttl, keepaliveRequests: 1000 };
-      found = this.build(options, [address], undefined, pooling);
+      found = this.build(options, [address], undefined, pooling, [w.addressTtl]);
       this.implicit.set(key, found);
     }
     return found;
@@ -142,10 +157,30 @@ export class UpstreamSet {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    for (const r of this.resolvers) r.stop();
     for (const u of [...this.named.values(), ...this.implicit.values()]) {
       u.group.dispose();
       for (const pool of u.pools) pool.close();
     }
+  }
+
+  /** A resolver for a host-named tcp target; undefined for IP literals and unix sockets. */
+  private resolverFor(t: BackendAddress, interval: number): HostResolver | undefined {
+    if (t.transport !== 'tcp' || t.host === undefined || !HostResolver.needed(t.host)) return undefined;
+    const log = this.log;
+    const resolver = new HostResolver(t.host, {
+      interval,
+      ...(this.lookup === undefined ? {} : { lookup: this.lookup }),
+      onChange: (message, level) => log?.log(level, `upstream server ${t.display}: ${message}`),
+    });
+    this.resolvers.push(resolver);
+    if (interval > 0) void resolver.refresh();
+    return resolver;
+  }
+
+  /** Every host name a server was given as, with the addresses it resolves to now. */
+  resolvedHosts(): ResolvedHost[] {
+    return this.resolvers.map((r) => ({ host: r.host, addresses: r.current }));
   }
 
   private build(
@@ -153,20 +188,29 @@ export class UpstreamSet {
     targets: readonly BackendAddress[],
     hashKey: Template | undefined,
     pooling: Partial<ConnectionPoolSettings>,
+    intervals: readonly number[] = [],
   ): CompiledUpstream {
     const group = new UpstreamGroup(options, { registry: this.registry });
     // One pool per member. max_conns stays the balancer's (a member at its cap is not chosen,
     // as in nginx), so the pool itself has no cap and no queue.
-    const pools = targets.map(
-      (t) =>
-        new ConnectionPool(t.display, (signal, ms, socket) => connectBackend(t, ms, signal, socket), {
-          ...pooling,
-          maxConns: 0,
-          queue: 0,
-        }),
-    );
+    const pools = targets.map((t, i) => {
+      const resolver = this.resolverFor(t, intervals[i] ?? 0);
+      return new ConnectionPool(
+        t.display,
+        resolver === undefined
+          ? (signal, ms, socket) => connectBackend(t, ms, signal, socket)
+          : (signal, ms, socket) => connectResolved(t, resolver, ms, signal, socket),
+        { ...pooling, maxConns: 0, queue: 0 },
+      );
+    });
     return { group, targets, hashKey, pools };
   }
+}
+
+/** Resolution state per host name (round robin over its addresses: pool/host-resolver.ts). */
+export interface ResolvedHost {
+  readonly host: string;
+  readonly addresses: readonly string[];
 }
 
 /**

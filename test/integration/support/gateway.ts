@@ -7,7 +7,7 @@ import type { GroupSnapshot } from '../../../src/balancer/group.ts';
 import { parseConfigObject } from '../../../src/config/load.ts';
 import type { LogFields, LogLevel } from '../../../src/observability/logger.ts';
 import { MemoryLogger } from '../../../src/observability/logger.ts';
-import { startGateway } from '../../../src/server/gateway.ts';
+import { type GatewayOptions, startGateway } from '../../../src/server/gateway.ts';
 import { makeTempDir } from '../../support/ports.ts';
 
 export interface TestGateway extends AsyncDisposable {
@@ -35,7 +35,10 @@ export interface LogLine {
  * Starts a gateway. `config` is what a user writes (keys of src/config/schema.ts); `listen`,
  * `access_log` and `client_body_temp_path` get test defaults unless given.
  */
-export async function startTestGateway(config: Record<string, unknown>): Promise<TestGateway> {
+export async function startTestGateway(
+  config: Record<string, unknown>,
+  options: Omit<GatewayOptions, 'log'> = {},
+): Promise<TestGateway> {
   const tmp = await makeTempDir('gateway');
   try {
     const parsed = parseConfigObject({
@@ -46,7 +49,7 @@ export async function startTestGateway(config: Record<string, unknown>): Promise
       ...config,
     });
     const log = new MemoryLogger();
-    const handle = await startGateway(parsed, { log });
+    const handle = await startGateway(parsed, { ...options, log });
     const first = handle.urls[0] ?? '';
     const url = first.replace(/\/$/, '');
     const address = url.replace(/^http:\/\//, '');
