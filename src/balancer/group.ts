@@ -35,7 +35,7 @@ import {
   type Traffic,
 } from './health.ts';
 import type { HostRegistry, HostSnapshot, HostStatus } from './host-state.ts';
-import { Member } from './member.ts';
+import { Member, type MemberHealth } from './member.ts';
 import {
   BALANCER_DEFAULTS,
   type BalanceMethod,
@@ -87,6 +87,12 @@ export interface MemberSnapshot extends HostSnapshot {
   readonly currentWeight: number;
   readonly effectiveWeight: number;
   readonly lbstatus: number;
+  /** Active health checks: unchecked, healthy or unhealthy; the reason of the last failed check. */
+  readonly health: MemberHealth;
+  /** Checks passed / failed in a row. */
+  readonly checkPasses: number;
+  readonly checkFails: number;
+  readonly lastCheckError: string;
 }
 
 export interface GroupSnapshot {
@@ -217,7 +223,7 @@ export class UpstreamGroup implements HealthGroup {
   memberState(m: Member, now: number): HostStatus {
     if (m.down || m.host.admin === 'down') return 'down';
     if (m.drain || m.host.admin === 'draining') return 'draining';
-    return isFailed(this, m, now) ? 'failed' : 'up';
+    return isFailed(this, m, now) || m.health === 'unhealthy' ? 'failed' : 'up';
   }
 
   snapshot(now: number): GroupSnapshot {
@@ -244,6 +250,10 @@ export class UpstreamGroup implements HealthGroup {
         currentWeight: m.slot.currentWeight,
         effectiveWeight: m.slot.effectiveWeight,
         lbstatus: m.slot.lbstatus,
+        health: m.health,
+        checkPasses: m.checkPasses,
+        checkFails: m.checkFails,
+        lastCheckError: m.lastCheckError,
       })),
     };
   }

@@ -107,6 +107,7 @@ function usable(group: HealthGroup, m: Member, now: number, tried: ReadonlySet<s
     !isDown(m) &&
     !isDraining(m) &&
     !isFailed(group, m, now) &&
+    m.health !== 'unhealthy' &&
     !atMaxConns(m) &&
     (tried === undefined || !tried.has(m.key))
   );
@@ -118,7 +119,9 @@ function usable(group: HealthGroup, m: Member, now: number, tried: ReadonlySet<s
  */
 export function blockedByMaxConns(group: HealthGroup, now: number, tried?: ReadonlySet<string>): boolean {
   for (const m of group.members) {
-    if (!atMaxConns(m) || isDown(m) || isDraining(m) || isFailed(group, m, now)) continue;
+    if (!atMaxConns(m) || isDown(m) || isDraining(m) || isFailed(group, m, now) || m.health === 'unhealthy') {
+      continue;
+    }
     if (tried === undefined || !tried.has(m.key)) return true;
   }
   return false;
@@ -188,6 +191,7 @@ export function routeMember(
       if (
         !isDown(m) &&
         !isFailed(group, m, now) &&
+        m.health !== 'unhealthy' &&
         !atMaxConns(m) &&
         (tried === undefined || !tried.has(m.key))
       ) {

@@ -44,6 +44,8 @@ export interface MemberSettings {
   readonly lbset: number;
 }
 
+export type MemberHealth = 'unchecked' | 'healthy' | 'unhealthy';
+
 export class Member implements MemberSettings {
   /** `memberKey(protocol, address)`: the identity, shared with the host state. */
   readonly key: string;
@@ -69,6 +71,15 @@ export class Member implements MemberSettings {
   readonly host: HostState;
   /** This group's balancing credit for this member. */
   readonly slot: PolicySlot;
+  /**
+   * Active health checks (server/health-checks.ts): `unchecked` without them; `unhealthy`
+   * keeps the member out of rotation until enough checks pass (nginx Plus health_check).
+   */
+  health: MemberHealth = 'unchecked';
+  /** Checks passed / failed in a row, and the reason of the last failed one. */
+  checkPasses = 0;
+  checkFails = 0;
+  lastCheckError = '';
 
   constructor(group: string, index: number, settings: MemberSettings, host: HostState, slot: PolicySlot) {
     this.key = host.key;

@@ -129,6 +129,17 @@ function upstreamLines(name: string, u: UpstreamConfig): string[] {
       `  sticky: ${from.join(', then ')}; route ${sep}${sticky.scolonpathdelim ? ', scolonpathdelim' : ''}${sticky.nofailover ? ', nofailover' : ''}`,
     );
   }
+  const hc = u.health_check;
+  if (hc !== undefined) {
+    const what = hc.type === 'request' ? `request ${hc.uri}` : hc.type;
+    const expect =
+      hc.type !== 'request'
+        ? ''
+        : `, passes on ${hc.status.length === 0 ? '2xx/3xx' : hc.status.join('/')}${hc.body === undefined ? '' : ` with ${JSON.stringify(hc.body)}`}`;
+    lines.push(
+      `  health_check: ${what} every ${formatDuration(hc.interval)} (timeout ${formatDuration(hc.timeout)}), out after ${hc.fails} failed, back after ${hc.passes} passed${expect}`,
+    );
+  }
   if (u.servers.some((s) => s.max_conns > 0)) {
     lines.push(
       u.queue.size === 0
@@ -143,6 +154,7 @@ function upstreamLines(name: string, u: UpstreamConfig): string[] {
       s.spare ? 'spare' : '',
       s.down ? 'down' : '',
       s.drain ? 'drain' : '',
+      s.resolve ? `resolve every ${formatDuration(u.resolve_interval)}` : '',
       s.lbset === 0 ? '' : `lbset ${s.lbset}`,
       s.route === '' ? '' : `route ${JSON.stringify(s.route)}`,
       s.redirect === '' ? '' : `redirect ${JSON.stringify(s.redirect)}`,

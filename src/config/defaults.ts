@@ -101,6 +101,10 @@ export const DEFAULTS = {
      * comes into play when max_conns is set. 1024 waiting requests, for at most nginx Plus's 60s.
      */
     queue_size: 1024,
+    /** nginx Plus health_check interval=5 (httpd hcinterval is 30). */
+    health_interval: '5s',
+    /** A probe that takes longer than this fails (nginx Plus uses the location's timeouts). */
+    health_timeout: '5s',
     /**
      * nginx re-resolves `server NAME resolve` by the record's TTL or `resolver ... valid=`; the
      * system resolver Portico uses reports no TTL, so a fixed 30s (nginx's own default when a

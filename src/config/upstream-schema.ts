@@ -85,6 +85,36 @@ const stickySchema = strict({
   description: 'httpd stickysession: the route a request asks for, from a URL parameter or a cookie',
 });
 
+/**
+ * nginx Plus `health_check` / httpd mod_proxy_hcheck: probes in the member's own protocol.
+ * Defaults are nginx Plus's (interval 5s, fails 1, passes 1, uri /, any 2xx/3xx passes).
+ */
+const healthCheckSchema = strict({
+  type: z.enum(['request', 'get_values', 'tcp']).prefault('request').meta({
+    description: 'request (a GET to uri), get_values (FastCGI FCGI_GET_VALUES), tcp (connect only)',
+  }),
+  uri: z
+    .string()
+    .regex(/^\/[^\0-\x20\x7f]*$/, {
+      error: (i) => `uri must be a path starting with "/", got ${describeValue(i.input)}`,
+    })
+    .prefault('/')
+    .meta({ description: 'the path a request probe asks for (php-fpm: its ping.path)' }),
+  params: z
+    .record(z.string().regex(/^[^\0-\x20\x7f=]+$/), z.string().regex(/^[^\0]*$/))
+    .prefault({})
+    .meta({ description: 'extra params of a request probe (e.g. SCRIPT_FILENAME)' }),
+  interval: duration().prefault(d.health_interval),
+  timeout: duration().prefault(d.health_timeout).meta({ description: 'the longest a probe may take' }),
+  fails: z.int().min(1).prefault(1).meta({ description: 'failed probes in a row that take a server out' }),
+  passes: z.int().min(1).prefault(1).meta({ description: 'good probes in a row that put it back' }),
+  status: z
+    .array(z.int().min(100).max(599))
+    .prefault([])
+    .meta({ description: 'statuses that pass (default: any 2xx or 3xx)' }),
+  body: z.string().optional().meta({ description: 'text the body must contain (php-fpm ping: "pong")' }),
+}).meta({ description: 'active health checks (nginx Plus health_check, httpd hcmethod/hcinterval/...)' });
+
 const upstreamObject = strict({
   protocol: z.enum(BACKEND_PROTOCOLS),
   balance: z.enum(BALANCE_METHODS).prefault(d.balance),
@@ -111,6 +141,7 @@ const upstreamObject = strict({
     .prefault(d.keepalive_timeout)
     .meta({ description: 'nginx upstream keepalive_timeout (httpd ttl)' }),
   keepalive_requests: z.number().int().min(0).prefault(d.keepalive_requests),
+  health_check: healthCheckSchema.optional(),
   resolve_interval: duration()
     .prefault(d.resolve_interval)
     .meta({ description: 'how often servers marked resolve are looked up again (nginx resolver valid=)' }),
@@ -221,6 +252,16 @@ function checkUpstream(u: UpstreamShape, c: z.core.$RefinementCtx<unknown>): voi
       });
     }
   });
+  if (u.health_check?.type === 'get_values' && u.protocol !== 'fastcgi') {
+    c.addIssue(keyIssue(['health_check', 'type'], 'get_values is a FastCGI probe; this group speaks scgi'));
+  }
+  if (u.health_check !== undefined && u.health_check.timeout > u.health_check.interval) {
+    c.addIssue({
+      code: 'custom',
+      path: ['health_check', 'timeout'],
+      message: 'a probe timeout longer than the interval would let probes pile up',
+    });
+  }
   if (u.balance === 'hash' && u.hash === undefined) {
     c.addIssue({
       code: 'custom',

@@ -67,6 +67,7 @@ export async function startGateway(
     throw error;
   }
   log.log('notice', `portico started, listening on ${urls.join(' ')}`);
+  runtime.upstreams.startHealthChecks();
   let closing: Promise<void> | undefined;
   return {
     urls,

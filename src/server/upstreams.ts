@@ -14,15 +14,22 @@ import type { PorticoConfig } from '../config/schema.ts';
 import { upstreamOptions } from '../config/upstream-schema.ts';
 import { type BackendAddress, parseBackendAddress } from '../pool/address.ts';
 import { ConnectionPool, type ConnectionPoolSettings } from '../pool/connection-pool.ts';
-import { connectBackend, connectResolved } from '../pool/connector.ts';
+import type { Socket } from 'node:net';
+import { connectBackend, connectResolved, type SocketOptions } from '../pool/connector.ts';
+import { HealthChecker, type HealthCheckSettings } from './health-checks.ts';
 import { HostResolver, type LookupAll } from '../pool/host-resolver.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RouteUpstream } from '../proxy/route.ts';
+
+/** Opens a connection to one member (resolving its name if it has one), outside any pool. */
+type SocketConnect = (timeoutMs: number, signal?: AbortSignal, socket?: SocketOptions) => Promise<Socket>;
 
 /** A group with what the pipeline needs beside it. */
 export interface CompiledUpstream extends RouteUpstream {
   /** nginx `hash KEY`, compiled; undefined unless the group hashes. */
   readonly hashKey: Template | undefined;
+  /** Each member's connect, for probes that must not use the pool. */
+  readonly connects: readonly SocketConnect[];
 }
 
 export interface UpstreamSetOptions {
@@ -66,6 +73,13 @@ export class UpstreamSet {
   private readonly named = new Map<string, CompiledUpstream>();
   private readonly implicit = new Map<string, CompiledUpstream>();
   private readonly resolvers: HostResolver[] = [];
+  /** Named groups with `health_check`, and how to reach each member without the pool. */
+  private readonly checked: Array<{
+    group: UpstreamGroup;
+    settings: HealthCheckSettings;
+    connects: readonly SocketConnect[];
+  }> = [];
+  private readonly checkers: HealthChecker[] = [];
   private readonly log: Logger | undefined;
   private readonly lookup: LookupAll | undefined;
   private disposed = false;
@@ -87,7 +101,26 @@ export class UpstreamSet {
         };
         // nginx `server NAME resolve`: looked up again every resolve_interval; else once.
         const intervals = u.servers.map((s) => (s.resolve ? u.resolve_interval : 0));
-        this.named.set(name, this.build(upstreamOptions(name, u), targets, hashKey, pooling, intervals));
+        const compiled = this.build(upstreamOptions(name, u), targets, hashKey, pooling, intervals);
+        this.named.set(name, compiled);
+        const hc = u.health_check;
+        if (hc !== undefined) {
+          this.checked.push({
+            group: compiled.group,
+            connects: compiled.connects,
+            settings: {
+              kind: hc.type,
+              uri: hc.uri,
+              params: Object.entries(hc.params),
+              interval: hc.interval,
+              timeout: hc.timeout,
+              fails: hc.fails,
+              passes: hc.passes,
+              status: hc.status,
+              body: hc.body,
+            },
+          });
+        }
       }
     } catch (error) {
       this.dispose();
@@ -158,9 +191,28 @@ export class UpstreamSet {
     if (this.disposed) return;
     this.disposed = true;
     for (const r of this.resolvers) r.stop();
+    for (const c of this.checkers) c.stop();
     for (const u of [...this.named.values(), ...this.implicit.values()]) {
       u.group.dispose();
       for (const pool of u.pools) pool.close();
+    }
+  }
+
+  /**
+   * Starts the groups' active health checks (the gateway calls this once it listens; a runtime
+   * only compiled, as by `portico check`, probes nothing). Stopped by `dispose`.
+   */
+  startHealthChecks(): void {
+    if (this.disposed || this.checkers.length > 0) return;
+    for (const c of this.checked) {
+      const checker = new HealthChecker(
+        c.group,
+        c.settings,
+        (index, ms) => (c.connects[index] as SocketConnect)(ms),
+        this.log,
+      );
+      this.checkers.push(checker);
+      checker.start();
     }
   }
 
@@ -193,17 +245,21 @@ export class UpstreamSet {
     const group = new UpstreamGroup(options, { registry: this.registry });
     // One pool per member. max_conns stays the balancer's (a member at its cap is not chosen,
     // as in nginx), so the pool itself has no cap and no queue.
-    const pools = targets.map((t, i) => {
+    const connects = targets.map((t, i): SocketConnect => {
       const resolver = this.resolverFor(t, intervals[i] ?? 0);
-      return new ConnectionPool(
-        t.display,
-        resolver === undefined
-          ? (signal, ms, socket) => connectBackend(t, ms, signal, socket)
-          : (signal, ms, socket) => connectResolved(t, resolver, ms, signal, socket),
-        { ...pooling, maxConns: 0, queue: 0 },
-      );
+      return resolver === undefined
+        ? (ms, signal, socket) => connectBackend(t, ms, signal, socket)
+        : (ms, signal, socket) => connectResolved(t, resolver, ms, signal, socket);
     });
-    return { group, targets, hashKey, pools };
+    const pools = targets.map(
+      (t, i) =>
+        new ConnectionPool(
+          t.display,
+          (signal, ms, socket) => (connects[i] as SocketConnect)(ms, signal, socket),
+          { ...pooling, maxConns: 0, queue: 0 },
+        ),
+    );
+    return { group, targets, hashKey, pools, connects };
   }
 }
 
