@@ -101,6 +101,12 @@ export const DEFAULTS = {
      * comes into play when max_conns is set. 1024 waiting requests, for at most nginx Plus's 60s.
      */
     queue_size: 1024,
+    /**
+     * Neither nginx nor httpd multiplexes. `auto` only acts for applications that say they can
+     * (FCGI_MPXS_CONNS=1 to GET_VALUES); php-fpm and libfcgi say no and keep one request per
+     * connection, exactly as before.
+     */
+    multiplex: 'auto' as 'auto' | 'on' | 'off',
     /** nginx Plus health_check interval=5 (httpd hcinterval is 30). */
     health_interval: '5s',
     /** A probe that takes longer than this fails (nginx Plus uses the location's timeouts). */

@@ -142,6 +142,10 @@ const upstreamObject = strict({
     .meta({ description: 'nginx upstream keepalive_timeout (httpd ttl)' }),
   keepalive_requests: z.number().int().min(0).prefault(d.keepalive_requests),
   health_check: healthCheckSchema.optional(),
+  multiplex: z.enum(['auto', 'on', 'off']).prefault(d.multiplex).meta({
+    description:
+      'FastCGI multiplexing with keep_conn: auto asks FCGI_MPXS_CONNS with GET_VALUES, on assumes it, off never',
+  }),
   resolve_interval: duration()
     .prefault(d.resolve_interval)
     .meta({ description: 'how often servers marked resolve are looked up again (nginx resolver valid=)' }),

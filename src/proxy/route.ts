@@ -1,5 +1,6 @@
 import type { UpstreamGroup } from '../balancer/group.ts';
 import type { ConnectionPool } from '../pool/connection-pool.ts';
+import type { MuxPool } from '../transport/mux-pool.ts';
 import type { SocketOptions, SocketTarget } from '../pool/connector.ts';
 import type { Param } from '../protocol/params.ts';
 import type { NextUpstreamRules } from './next-upstream.ts';
@@ -38,6 +39,8 @@ export interface RouteUpstream {
   readonly targets: readonly SocketTarget[];
   /** Connection pool of each member, by `member.index`. */
   readonly pools: readonly ConnectionPool[];
+  /** Multiplexed FastCGI connections of each member (undefined: never multiplexed). */
+  readonly muxes: readonly (MuxPool | undefined)[];
 }
 
 /** What the group's policy reads from a request (balancer SelectionContext without `tried`). */

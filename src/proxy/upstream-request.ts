@@ -26,7 +26,14 @@ import { type GatewayError, UpstreamError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ConnectionPool, PooledConnection } from '../pool/connection-pool.ts';
 import type { SocketTarget } from '../pool/connector.ts';
-import { asGatewayError, type ExchangeRequest } from '../transport/exchange.ts';
+import {
+  asGatewayError,
+  type ExchangeRequest,
+  INLINE_BODY_LIMIT,
+  type RequestBody,
+} from '../transport/exchange.ts';
+import type { MuxExchange } from '../transport/mux-exchange.ts';
+import type { MuxPool } from '../transport/mux-pool.ts';
 import { PooledExchange } from '../transport/pooled-exchange.ts';
 import { type AttemptDecisions, AttemptSink } from './attempt-sink.ts';
 import { ClientResponder, type ExchangeControl } from './client-responder.ts';
@@ -155,6 +162,11 @@ export class UpstreamRequest {
 
   private async attempt(member: Member, target: SocketTarget): Promise<Step> {
     const { res, route } = this.o;
+    const mux = route.keepConn ? route.upstream.muxes[member.index] : undefined;
+    if (mux?.ready()) {
+      const inline = inlineBody(this.o.exchange.body);
+      if (inline !== undefined) return this.attemptMux(member, target, mux, inline);
+    }
     const group = route.upstream.group;
     const abort = new AbortController();
     const onClose = (): void => abort.abort();
@@ -220,6 +232,57 @@ export class UpstreamRequest {
     return outcome.kind === 'retry' ? 'retry' : 'done';
   }
 
+  /**
+   * The attempt on a multiplexed FastCGI connection (transport/mux-pool.ts): the same
+   * decisions as `attempt`, a request id on a shared connection instead of a connection.
+   */
+  private async attemptMux(
+    member: Member,
+    target: SocketTarget,
+    mux: MuxPool,
+    inline: Buffer,
+  ): Promise<Step> {
+    const { res, route } = this.o;
+    const group = route.upstream.group;
+    const abort = new AbortController();
+    const onClose = (): void => abort.abort();
+    res.once('close', onClose);
+    const sink = new AttemptSink(new Judge(this, member, target, true));
+    let exchange: MuxExchange;
+    try {
+      exchange = await mux.exchange(this.o.exchange, sink, inline, route.connectTimeout, abort.signal);
+    } catch (error) {
+      res.off('close', onClose);
+      group.release(member);
+      if (abort.signal.aborted || res.destroyed) return 'done';
+      const failure = asGatewayError(error);
+      if (failure.failure !== 'none' && new Judge(this, member, target, false).retryError(failure))
+        return 'retry';
+      throw this.present(failure);
+    }
+    res.off('close', onClose);
+    sink.attach(exchange);
+    if (res.destroyed) {
+      exchange.abort();
+      group.release(member);
+      return 'done';
+    }
+    let onGone: () => void = () => {};
+    const closed = new Promise<void>((resolve) => {
+      onGone = () => {
+        exchange.abort();
+        sink.clientGone();
+        resolve();
+      };
+      res.once('close', onGone);
+    });
+    const outcome = await sink.outcome;
+    if (outcome.kind === 'retry') res.off('close', onGone);
+    else await closed;
+    group.release(member, { bytesIn: exchange.bytesRead, bytesOut: exchange.bytesWritten });
+    return outcome.kind === 'retry' ? 'retry' : 'done';
+  }
+
   /** nginx's rules for this request, after `attempts` tries. */
   mayRetry(condition: number, requestSent: boolean): boolean {
     return mayRetry(this.o.route.nextUpstream, {
@@ -270,6 +333,18 @@ export class UpstreamRequest {
   get group() {
     return this.o.route.upstream.group;
   }
+}
+
+const NO_BODY = Buffer.alloc(0);
+
+/** The body of a request that can share a multiplexed connection: none, or small and in memory. */
+function inlineBody(body: RequestBody): Buffer | undefined {
+  if (body.kind === 'none') return NO_BODY;
+  if (body.kind === 'spooled' && body.spill.inMemory && body.spill.length <= INLINE_BODY_LIMIT) {
+    return body.spill.memoryContents();
+  }
+  // A streamed or large body needs flow control of its own: a connection of its own.
+  return undefined;
 }
 
 /** One attempt's decisions, and what they report to the group and the log. */

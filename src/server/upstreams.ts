@@ -17,6 +17,8 @@ import { ConnectionPool, type ConnectionPoolSettings } from '../pool/connection-
 import type { Socket } from 'node:net';
 import { connectBackend, connectResolved, type SocketOptions } from '../pool/connector.ts';
 import { HealthChecker, type HealthCheckSettings } from './health-checks.ts';
+import { type MultiplexMode, MuxPool } from '../transport/mux-pool.ts';
+import { DEFAULTS } from '../config/defaults.ts';
 import { HostResolver, type LookupAll } from '../pool/host-resolver.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { RouteUpstream } from '../proxy/route.ts';
@@ -64,6 +66,14 @@ export interface WorkerSettings {
   readonly addressTtl: number;
 }
 
+/**
+ * Requests per multiplexed connection, at most (the application's FCGI_MAX_REQS may be lower);
+ * more open another connection.
+ */
+const MUX_MAX_REQS = 128;
+/** Per multiplexed request, bytes queued for a slow client before it is given up. */
+const MUX_BUFFER_LIMIT = 1024 * 1024;
+
 /** Requests that may wait for a worker at `max` (httpd threads would block; this bounds it). */
 const WORKER_QUEUE = 1024;
 
@@ -101,7 +111,14 @@ export class UpstreamSet {
         };
         // nginx `server NAME resolve`: looked up again every resolve_interval; else once.
         const intervals = u.servers.map((s) => (s.resolve ? u.resolve_interval : 0));
-        const compiled = this.build(upstreamOptions(name, u), targets, hashKey, pooling, intervals);
+        const compiled = this.build(
+          upstreamOptions(name, u),
+          targets,
+          hashKey,
+          pooling,
+          intervals,
+          u.multiplex,
+        );
         this.named.set(name, compiled);
         const hc = u.health_check;
         if (hc !== undefined) {
@@ -170,7 +187,8 @@ export class UpstreamSet {
         queue: { size: w.max > 0 ? WORKER_QUEUE : 0, timeout: w.acquire },
       };
       const pooling = { keepalive: w.smax, keepaliveTimeout: w.ttl, keepaliveRequests: 1000 };
-      found = this.build(options, [address], undefined, pooling, [w.addressTtl]);
+      // httpd never multiplexes a worker's connections.
+      found = this.build(options, [address], undefined, pooling, [w.addressTtl], 'off');
       this.implicit.set(key, found);
     }
     return found;
@@ -195,6 +213,7 @@ export class UpstreamSet {
     for (const u of [...this.named.values(), ...this.implicit.values()]) {
       u.group.dispose();
       for (const pool of u.pools) pool.close();
+      for (const mux of u.muxes) mux?.close();
     }
   }
 
@@ -241,6 +260,7 @@ export class UpstreamSet {
     hashKey: Template | undefined,
     pooling: Partial<ConnectionPoolSettings>,
     intervals: readonly number[] = [],
+    multiplex: MultiplexMode = DEFAULTS.upstream.multiplex,
   ): CompiledUpstream {
     const group = new UpstreamGroup(options, { registry: this.registry });
     // One pool per member. max_conns stays the balancer's (a member at its cap is not chosen,
@@ -259,7 +279,19 @@ export class UpstreamSet {
           { ...pooling, maxConns: 0, queue: 0 },
         ),
     );
-    return { group, targets, hashKey, pools, connects };
+    const muxes = connects.map((connect, i) =>
+      options.protocol !== 'fastcgi' || multiplex === 'off'
+        ? undefined
+        : new MuxPool((targets[i] as BackendAddress).display, (ms, signal) => connect(ms, signal), {
+            mode: multiplex,
+            maxReqs: MUX_MAX_REQS,
+            bufferLimit: MUX_BUFFER_LIMIT,
+            idleTimeout: pooling.keepaliveTimeout ?? 60_000,
+            askTimeout: 2000,
+            askAgainAfter: 60_000,
+          }),
+    );
+    return { group, targets, hashKey, pools, connects, muxes };
   }
 }
 
