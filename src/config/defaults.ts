@@ -141,5 +141,19 @@ export const DEFAULTS = {
   location: {
     /** nginx: locations are reachable from outside unless marked `internal`. */
     internal: false,
+    /**
+     * nginx's default is `disable_symlinks off` (follow any link). Portico follows links that
+     * stay under the root: the root may itself be a symlink (current -> releases/42), but a
+     * link planted in an upload directory cannot reach /etc.
+     */
+    symlinks: 'inside-root' as 'always' | 'inside-root' | 'owner-match' | 'never',
+  },
+  /** nginx `default_type text/plain` (its built-in default; the stock nginx.conf sets octet-stream). */
+  default_type: 'text/plain',
+  php: {
+    /** The usual front controller; also the directory index. */
+    index: 'index.php',
+    extensions: ['.php'],
+    front_controller: '/index.php' as string | false,
   },
 } as const;

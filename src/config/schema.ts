@@ -30,6 +30,14 @@ import {
   maxCaptureReference,
   parseLocationMatch,
 } from './match.ts';
+import {
+  indexList,
+  phpFastcgiBlock,
+  phpPreset,
+  returnDirective,
+  symlinkPolicy,
+  tryFilesList,
+} from './static-schema.ts';
 import { upstreamSchema } from './upstream-schema.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warn', 'error'] as const;
@@ -68,21 +76,53 @@ function locationSchema(ctx: SchemaContext) {
     root: path.optional(),
     alias: path.optional(),
     internal: flag().prefault(DEFAULTS.location.internal),
+    index: indexList(),
+    try_files: tryFilesList(),
+    symlinks: symlinkPolicy(),
+    return: returnDirective(),
+    php: phpPreset().optional(),
     scgi: scgiSchema.optional(),
     fastcgi: fastcgiSchema.optional(),
-  }).superRefine(
-    (loc, c) => {
-      if (loc.root !== undefined && loc.alias !== undefined) {
-        c.addIssue(
-          keyIssue(['alias'], 'alias and root cannot both be set (nginx: "root" directive is duplicate)'),
-        );
+  })
+    .superRefine(
+      (loc, c) => {
+        if (loc.php !== undefined) {
+          for (const key of ['scgi', 'fastcgi', 'try_files', 'alias', 'return'] as const) {
+            if (loc[key] !== undefined)
+              c.addIssue(keyIssue([key], `${key} cannot go with php (the preset sets it up)`));
+          }
+        }
+        if (loc.return !== undefined && (loc.scgi !== undefined || loc.fastcgi !== undefined)) {
+          c.addIssue(keyIssue(['return'], 'return answers by itself: no scgi or fastcgi with it'));
+        }
+        const servesFiles =
+          (loc.scgi === undefined && loc.fastcgi === undefined) || loc.try_files !== undefined;
+        if (servesFiles && loc.alias !== undefined && typeof loc.match === 'string' && /^~/.test(loc.match)) {
+          c.addIssue(keyIssue(['alias'], 'alias in a regex location is not supported yet; use root'));
+        }
+        if (loc.root !== undefined && loc.alias !== undefined) {
+          c.addIssue(
+            keyIssue(['alias'], 'alias and root cannot both be set (nginx: "root" directive is duplicate)'),
+          );
+        }
+        if (loc.scgi !== undefined && loc.fastcgi !== undefined) {
+          c.addIssue(keyIssue(['fastcgi'], 'a location has at most one of scgi and fastcgi'));
+        }
+      },
+      { when: () => true },
+    )
+    .transform((loc, c) => {
+      if (loc.php === undefined) return loc;
+      // The preset is ordinary settings underneath: a fastcgi block `portico check` shows.
+      const fastcgi = fastcgiSchema.safeParse(phpFastcgiBlock(loc.php));
+      if (!fastcgi.success) {
+        for (const issue of fastcgi.error.issues) {
+          c.addIssue({ code: 'custom', path: ['php', ...issue.path.map(String)], message: issue.message });
+        }
+        return z.NEVER;
       }
-      if (loc.scgi !== undefined && loc.fastcgi !== undefined) {
-        c.addIssue(keyIssue(['fastcgi'], 'a location has at most one of scgi and fastcgi'));
-      }
-    },
-    { when: () => true },
-  );
+      return { ...loc, fastcgi: fastcgi.data, index: loc.index ?? [loc.php.index] };
+    });
 }
 
 function proxyPassSchema() {
@@ -346,6 +386,15 @@ export function createConfigSchema(ctx: SchemaContext) {
       .transform((p) => resolvePath(ctx.baseDir, p))
       .meta({
         description: 'nginx root for locations without their own (default: html beside the config file)',
+      }),
+    default_type: z
+      .string()
+      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, {
+        error: (i) => `expected a media type like text/plain, got ${describeValue(i.input)}`,
+      })
+      .prefault(DEFAULTS.default_type)
+      .meta({
+        description: 'nginx default_type: the Content-Type of static files with an unknown extension',
       }),
     client_max_body_size: size().prefault(DEFAULTS.client_max_body_size),
     client_body_buffer_size: size({ min: 1 }).prefault(DEFAULTS.client_body_buffer_size),

@@ -37,3 +37,22 @@ export function sendErrorPage(
 export function sendRedirect(res: ServerResponse, status: 301 | 302, location: string, method: string): void {
   sendPage(res, status, method, { Location: location });
 }
+
+/**
+ * nginx `return code [url]`: a redirect code sends Location with its page; any other code gets
+ * nginx's page for it (204 and 304 with no body).
+ */
+export function sendReturn(
+  res: ServerResponse,
+  status: number,
+  url: string | undefined,
+  method: string,
+): void {
+  if (status === 204 || status === 304) {
+    res.statusCode = status;
+    res.setHeader('Server', 'portico');
+    res.end();
+    return;
+  }
+  sendPage(res, status, method, url === undefined ? {} : { Location: url });
+}

@@ -4,6 +4,7 @@ import type { MuxPool } from '../transport/mux-pool.ts';
 import type { SocketOptions, SocketTarget } from '../pool/connector.ts';
 import type { Param } from '../protocol/params.ts';
 import type { NextUpstreamRules } from './next-upstream.ts';
+import type { PhpPart, ReturnPart, StaticPart } from './static-route.ts';
 
 /** The request as the env builder sees it: everything known once the route is chosen. */
 export interface RouteRequest {
@@ -26,6 +27,8 @@ export interface RouteRequest {
   readonly requestId: string;
   /** Regex captures of the matched location or proxy_pass rule ($1..$9). */
   readonly captures: readonly string[];
+  /** The script a `php` preset chose (SCRIPT_NAME) and its PATH_INFO; undefined otherwise. */
+  readonly script?: { readonly scriptName: string; readonly pathInfo: string } | undefined;
 }
 
 /**
@@ -102,11 +105,26 @@ export type RouteDecision =
       readonly captures: readonly string[];
       /** The URL path an Apache ProxyPass rule maps the request to. */
       readonly backendPath?: string;
+      /** The location's try_files, tried before the backend gets the request. */
+      readonly files?: StaticPart | undefined;
     }
+  /** A location that serves files (nginx's static handler). */
+  | { readonly kind: 'static'; readonly files: StaticPart; readonly captures: readonly string[] }
+  /** A `php` preset location: files, or its route to php-fpm. */
+  | {
+      readonly kind: 'php';
+      readonly php: PhpPart;
+      readonly route: BackendRoute;
+      readonly captures: readonly string[];
+    }
+  | { readonly kind: 'return'; readonly answer: ReturnPart }
   /** A prefix location ending in `/` asked for without it: 301 to the slashed URI (nginx). */
   | { readonly kind: 'redirect'; readonly location: string }
   | { readonly kind: 'none' };
 
 export interface Router {
-  route(path: string): RouteDecision;
+  /** `internal`: an internal redirect, which may land on `internal` locations. */
+  route(path: string, internal?: boolean): RouteDecision;
+  /** A named location (`@name`): try_files' last resort. */
+  routeNamed(name: string): RouteDecision;
 }

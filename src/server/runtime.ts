@@ -29,6 +29,10 @@ import {
 import { compileProxyPass, type ProxyPassSpec, type ProxyPassTable } from '../proxy/proxy-pass.ts';
 import type { BodyLimits } from '../proxy/request-body.ts';
 import type { BackendRoute, RouteDecision, RouteRequest, Router, SelectionInputs } from '../proxy/route.ts';
+import type { PhpPart, ReturnPart, StaticPart } from '../proxy/static-route.ts';
+import { parseLocationMatch } from '../config/match.ts';
+import { StaticRoot } from '../static/resolve.ts';
+import { compileTryFiles, DEFAULT_INDEX } from '../static/try-files.ts';
 import type { Param } from '../protocol/params.ts';
 import type { FrontOptions, ListenTarget } from './listeners.ts';
 import { type CompiledUpstream, UpstreamSet, type UpstreamSetOptions } from './upstreams.ts';
@@ -230,7 +234,8 @@ class LocationRoute implements BackendRoute {
   }
 
   buildEnv(request: RouteRequest): Param[] {
-    const split = splitPathInfo(request.path, this.split, this.index);
+    // The php preset found the script on disk; otherwise nginx's split_path_info.
+    const split = request.script ?? splitPathInfo(request.path, this.split, this.index);
     const requestFacts = facts(request, this.base);
     const ctx = new VariableContext(requestFacts, {
       scriptName: split.scriptName,
@@ -354,6 +359,21 @@ interface ProxyPassEntry extends ProxyPassSpec {
 
 interface LocationEntry extends LocationSpec {
   readonly route: LocationRoute | undefined;
+  /** The files side: static serving, try_files before the backend, or the php preset. */
+  readonly files: StaticPart | undefined;
+  readonly php: PhpPart | undefined;
+  readonly answer: ReturnPart | undefined;
+}
+
+/** What a matched location does with the request. */
+function locationDecision(entry: LocationEntry, captures: readonly string[]): RouteDecision {
+  if (entry.answer !== undefined) return { kind: 'return', answer: entry.answer };
+  if (entry.php !== undefined && entry.route !== undefined) {
+    return { kind: 'php', php: entry.php, route: entry.route, captures };
+  }
+  if (entry.route !== undefined) return { kind: 'backend', route: entry.route, captures, files: entry.files };
+  if (entry.files !== undefined) return { kind: 'static', files: entry.files, captures };
+  return { kind: 'none' };
 }
 
 class GatewayRouter implements Router {
@@ -365,19 +385,75 @@ class GatewayRouter implements Router {
     this.locations = locations;
   }
 
-  route(path: string): RouteDecision {
+  route(path: string, internal = false): RouteDecision {
     // httpd runs ProxyPass at translate-name time, before any location applies.
     const pp = this.proxyPass.match(path);
     if (pp !== undefined) {
       return { kind: 'backend', route: pp.rule.route, captures: pp.captures, backendPath: pp.backendPath };
     }
-    const m = this.locations.match(path);
+    const m = this.locations.match(path, { internal });
     if (m === undefined) return { kind: 'none' };
     if (m.redirectSlashless) return { kind: 'redirect', location: slashRedirectLocation(m, '') };
-    const route = m.location.route;
-    if (route === undefined) return { kind: 'none' };
-    return { kind: 'backend', route, captures: m.captures };
+    return locationDecision(m.location, m.captures);
   }
+
+  routeNamed(name: string): RouteDecision {
+    const entry = this.locations.named(name);
+    return entry === undefined ? { kind: 'none' } : locationDecision(entry, []);
+  }
+}
+
+/** The files side of a location (static serving, try_files, php preset, return). */
+function fileParts(
+  config: PorticoConfig,
+  location: LocationConfig,
+  hasBackend: boolean,
+): Pick<LocationEntry, 'files' | 'php' | 'answer'> {
+  const ret = location.return;
+  if (ret !== undefined)
+    return { files: undefined, php: undefined, answer: { code: ret.code, url: ret.url } };
+  const php = location.php;
+  if (php !== undefined) {
+    const root = staticRoot(config, location);
+    return {
+      files: undefined,
+      answer: undefined,
+      php: {
+        root,
+        index: php.index,
+        extensions: php.extensions,
+        frontController: php.front_controller,
+        deny: php.deny.map((source) => new RegExp(source)),
+        allowDotfiles: php.allow_dotfiles,
+        defaultType: config.default_type,
+      },
+    };
+  }
+  // A backend location looks at files only when it has try_files (nginx's content phase).
+  if (hasBackend && location.try_files === undefined)
+    return { files: undefined, php: undefined, answer: undefined };
+  const root = staticRoot(config, location);
+  return {
+    php: undefined,
+    answer: undefined,
+    files: {
+      root,
+      tryFiles: location.try_files === undefined ? undefined : compileTryFiles(location.try_files),
+      index: location.index ?? DEFAULT_INDEX,
+      defaultType: config.default_type,
+    },
+  };
+}
+
+/** nginx root (location's, else the server's) or alias (a prefix location's). */
+function staticRoot(config: PorticoConfig, location: LocationConfig): StaticRoot {
+  const options = { symlinks: location.symlinks };
+  if (location.alias !== undefined) {
+    const m = parseLocationMatch(location.match);
+    const prefix = m.ok ? m.value.pattern : '/';
+    return new StaticRoot({ kind: 'alias', alias: location.alias, prefix }, options);
+  }
+  return new StaticRoot({ kind: 'root', root: location.root ?? config.root }, options);
 }
 
 /**
@@ -416,7 +492,14 @@ function compile(config: PorticoConfig, upstreams: UpstreamSet): Runtime {
     const route =
       protocol === undefined ? undefined : new LocationRoute(config, location, protocol, upstreams);
     if (route !== undefined) routes.push(route);
-    return { match: location.match, internal: location.internal, autoRedirect: route !== undefined, route };
+    const parts = fileParts(config, location, route !== undefined);
+    return {
+      match: location.match,
+      internal: location.internal,
+      autoRedirect: route !== undefined && location.php === undefined,
+      route,
+      ...parts,
+    };
   });
   const locations = compileLocations(locationSpecs);
   const listen: ListenTarget[] = config.listen.map((entry) => {

@@ -1,0 +1,49 @@
+/**
+ * The file-serving side of a location, compiled once: its document root, `index`,
+ * `try_files`, and what a `php` preset or `return` adds. The handler asks `src/static` what a
+ * URI is (tryFiles, dispatchPhp) and serves or redirects by the answer.
+ */
+import type { ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
+import type { PhpDispatchOptions } from '../static/php-dispatch.ts';
+import type { StaticRoot } from '../static/resolve.ts';
+import { serveFile } from '../static/serve.ts';
+import type { CompiledTryFiles } from '../static/try-files.ts';
+import { ClientRequestError, GatewayError } from '../errors.ts';
+
+export interface StaticPart {
+  readonly root: StaticRoot;
+  readonly tryFiles: CompiledTryFiles | undefined;
+  readonly index: readonly string[];
+  /** nginx default_type. */
+  readonly defaultType: string;
+}
+
+export interface PhpPart extends PhpDispatchOptions {
+  readonly defaultType: string;
+}
+
+/** nginx `return`. */
+export interface ReturnPart {
+  readonly code: number;
+  readonly url: string | undefined;
+}
+
+/**
+ * Sends the file at `path` (nginx's static handler); a file that cannot be served becomes the
+ * error its status says (404, 403, 405 with Allow, 500).
+ */
+export async function sendStaticFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  path: Buffer,
+  root: StaticRoot,
+  defaultType: string,
+): Promise<void> {
+  const result = await serveFile(req, res, { path }, { root, defaultType });
+  if (result.sent) return;
+  if (result.status === 405) res.setHeader('Allow', 'GET, HEAD');
+  throw result.status === 500
+    ? new GatewayError('ERR_STATIC_READ', `static file: ${result.reason}`, 'gateway', 500, 'none')
+    : new ClientRequestError('ERR_STATIC', `static file: ${result.reason}`, result.status);
+}

@@ -1,0 +1,161 @@
+/**
+ * Static files in the pipeline (nginx's static, index and try_files modules): root and alias,
+ * index, the directory redirect, try_files falling through to a FastCGI location by internal
+ * redirect (an `internal` location is reachable that way only), =CODE and @name fallbacks,
+ * `return`, conditional and range requests, and the paths that must never leave the root.
+ */
+import assert from 'node:assert/strict';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { makeTempDir, type TempDir } from '../support/ports.ts';
+import { startTestGateway, type TestGateway } from './support/gateway.ts';
+import { httpRequest } from './support/http.ts';
+import { type ScriptedBackend, startScriptedBackend } from './support/scripted-backend.ts';
+
+describe('static locations', () => {
+  let root: TempDir;
+  let outside: TempDir;
+  let backend: ScriptedBackend;
+  let gw: TestGateway;
+
+  before(async () => {
+    root = await makeTempDir('static-root');
+    outside = await makeTempDir('static-outside');
+    const www = join(root.path, 'www');
+    await mkdir(join(www, 'docs'), { recursive: true });
+    await mkdir(join(www, 'empty'), { recursive: true });
+    await writeFile(join(www, 'hello.txt'), 'hello, world\n');
+    await writeFile(join(www, 'docs', 'index.html'), '<h1>docs</h1>');
+    await writeFile(join(www, 'data.unknownext'), 'raw');
+    await writeFile(join(outside.path, 'secret.txt'), 'secret');
+    await symlink(join(outside.path, 'secret.txt'), join(www, 'escape.txt'));
+    await mkdir(join(root.path, 'assets'), { recursive: true });
+    await writeFile(join(root.path, 'assets', 'app.css'), 'body{}');
+    backend = await startScriptedBackend('fastcgi', (ex) => {
+      ex.stdout(
+        `Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n${ex.get('SCRIPT_NAME')} ${ex.get('DOCUMENT_URI')} ${ex.get('REQUEST_URI')} ${ex.get('QUERY_STRING')}`,
+      );
+      ex.end();
+    });
+    gw = await startTestGateway({
+      root: www,
+      locations: [
+        { match: '/', try_files: ['$uri', '$uri/', '/app.php?from=$uri'] },
+        { match: '/static/', alias: join(root.path, 'assets/') },
+        { match: '= /app.php', internal: true, fastcgi: { pass: backend.address } },
+        { match: '/strict/', try_files: ['$uri', '=404'] },
+        { match: '/named/', try_files: ['$uri', '@app'] },
+        { match: '@app', fastcgi: { pass: backend.address } },
+        { match: '/old/', return: { code: 301, url: 'https://example.org/new/' } },
+        { match: '/forbidden/', return: 403 },
+        { match: '/loop/', try_files: ['$uri', '/loop/again'] },
+        { match: '/plain/', alias: `${www}/` },
+      ],
+    });
+  });
+
+  after(async () => {
+    await gw?.close();
+    await backend?.close();
+    await root?.cleanup();
+    await outside?.cleanup();
+  });
+
+  it('a file: 200 with type, length, ETag and Last-Modified; HEAD has no body', async () => {
+    const res = await httpRequest(gw.url, { path: '/hello.txt' });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), 'hello, world\n');
+    assert.equal(res.headers['content-type'], 'text/plain');
+    assert.equal(res.headers['content-length'], '13');
+    assert.ok(res.headers.etag !== undefined && res.headers['last-modified'] !== undefined);
+    const head = await httpRequest(gw.url, { path: '/hello.txt', method: 'HEAD' });
+    assert.equal(head.status, 200);
+    assert.equal(head.body.length, 0);
+  });
+
+  it('conditional GET (304) and a byte range (206)', async () => {
+    const first = await httpRequest(gw.url, { path: '/hello.txt' });
+    const again = await httpRequest(gw.url, {
+      path: '/hello.txt',
+      headers: { 'if-none-match': String(first.headers.etag) },
+    });
+    assert.equal(again.status, 304);
+    const range = await httpRequest(gw.url, { path: '/hello.txt', headers: { range: 'bytes=0-4' } });
+    assert.equal(range.status, 206);
+    assert.equal(range.body.toString(), 'hello');
+    assert.equal(range.headers['content-range'], 'bytes 0-4/13');
+  });
+
+  it('an unknown extension gets default_type (nginx: text/plain)', async () => {
+    const res = await httpRequest(gw.url, { path: '/data.unknownext' });
+    assert.equal(res.headers['content-type'], 'text/plain');
+  });
+
+  it('a directory: 301 to the slash, then its index', async () => {
+    const redirect = await httpRequest(gw.url, { path: '/plain/docs?x=1' });
+    assert.equal(redirect.status, 301);
+    assert.equal(redirect.headers.location, '/plain/docs/?x=1');
+    const index = await httpRequest(gw.url, { path: '/docs/' });
+    assert.equal(index.status, 200);
+    assert.equal(index.body.toString(), '<h1>docs</h1>');
+  });
+
+  it('alias maps the prefix to another directory', async () => {
+    const res = await httpRequest(gw.url, { path: '/static/app.css' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'text/css');
+    assert.equal(res.body.toString(), 'body{}');
+  });
+
+  it('try_files falls through to the internal FastCGI location ($uri and $args as nginx)', async () => {
+    const res = await httpRequest(gw.url, { path: '/blog/post-1?x=1' });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.toString(), '/app.php /app.php /blog/post-1?x=1 from=/blog/post-1');
+  });
+
+  it('an internal location is not reachable from outside (404), however the path is written', async () => {
+    assert.equal((await httpRequest(gw.url, { path: '/app.php' })).status, 404);
+    assert.equal((await httpRequest(gw.url, { path: '/plain/../app.php' })).status, 404);
+    assert.equal((await httpRequest(gw.url, { path: '/%61pp.php' })).status, 404);
+  });
+
+  it('=404 and @name fallbacks', async () => {
+    assert.equal((await httpRequest(gw.url, { path: '/strict/nothing' })).status, 404);
+    const named = await httpRequest(gw.url, { path: '/named/x?q=2' });
+    assert.equal(named.status, 200);
+    assert.match(named.body.toString(), /^\/named\/x \/named\/x \/named\/x\?q=2 q=2$/);
+  });
+
+  it('return: a redirect with its URL, or a status', async () => {
+    const moved = await httpRequest(gw.url, { path: '/old/page' });
+    assert.equal(moved.status, 301);
+    assert.equal(moved.headers.location, 'https://example.org/new/');
+    assert.equal((await httpRequest(gw.url, { path: '/forbidden/x' })).status, 403);
+  });
+
+  it('an internal redirect cycle stops with 500', async () => {
+    assert.equal((await httpRequest(gw.url, { path: '/loop/x' })).status, 500);
+  });
+
+  it('never outside the root: symlinks out, dot segments, encoded slashes and NUL', async () => {
+    assert.equal((await httpRequest(gw.url, { path: '/plain/escape.txt' })).status, 403);
+    for (const target of [
+      '/plain/%2e%2e/%2e%2e/etc/passwd',
+      '/plain/..%2f..%2fetc/passwd',
+      '/plain/hello.txt%00.php',
+    ]) {
+      const res = await httpRequest(gw.url, { path: target });
+      // Refused, or (normalised to a path under the root that is no file) the front controller.
+      const refused = [400, 403, 404].includes(res.status);
+      assert.ok(refused || res.body.toString().startsWith('/app.php '), `${target}: ${res.status}`);
+      assert.doesNotMatch(res.body.toString('latin1'), /root:|secret/);
+    }
+  });
+
+  it('a method other than GET/HEAD on a file: 405 with Allow', async () => {
+    const res = await httpRequest(gw.url, { path: '/plain/hello.txt', method: 'DELETE' });
+    assert.equal(res.status, 405);
+    assert.equal(res.headers.allow, 'GET, HEAD');
+  });
+});
