@@ -180,13 +180,34 @@ function locationLines(config: PorticoConfig, location: LocationConfig): string[
       : location.root !== undefined
         ? `root ${location.root}`
         : `root ${config.root} (server)`;
-  lines.push(`  ${docRoot}${location.internal ? ', internal' : ''}`);
+  lines.push(`  ${docRoot}${location.internal ? ', internal' : ''}, symlinks ${location.symlinks}`);
+  if (location.return !== undefined) {
+    lines.push(
+      `  return ${location.return.code}${location.return.url === undefined ? '' : ` ${location.return.url}`}`,
+    );
+    return lines;
+  }
+  const php = location.php;
+  if (php !== undefined) {
+    const fc = php.front_controller === false ? '404' : php.front_controller;
+    lines.push(
+      `  php preset: scripts ${php.extensions.join(' ')} that exist run (PATH_INFO split only at such a file; a missing script is 404 without php-fpm)`,
+      `    directories: 301 to "/" when they hold ${php.index}, then ${php.index}; other files served as they are; anything else -> ${fc}`,
+      `    refused with 403: ${php.allow_dotfiles ? '' : 'dotfiles (not /.well-known/)'}${php.deny.length > 0 ? `${php.allow_dotfiles ? '' : ', '}${php.deny.join(', ')}` : ''}`,
+    );
+  }
+  if (location.try_files !== undefined) lines.push(`  try_files ${location.try_files.join(' ')}`);
+  if (location.scgi === undefined && location.fastcgi === undefined) {
+    lines.push(
+      `  files: index ${(location.index ?? ['index.html']).join(' ')}, default_type ${config.default_type}`,
+    );
+  }
   const backend =
     location.scgi !== undefined
       ? backendLines(config, 'scgi', location.scgi)
       : location.fastcgi !== undefined
         ? backendLines(config, 'fastcgi', location.fastcgi)
-        : ['no backend'];
+        : [];
   for (const line of backend) lines.push(`  ${line}`);
   return lines;
 }

@@ -287,14 +287,15 @@ function crossChecks(config: Record<string, unknown>, ctx: z.core.$RefinementCtx
           });
       }
     }
-    for (const protocol of BACKEND_PROTOCOLS) {
-      const block = loc[protocol];
+    for (const key of [...BACKEND_PROTOCOLS, 'php'] as const) {
+      const protocol = key === 'php' ? 'fastcgi' : key;
+      const block = loc[key];
       if (!isRecord(block) || typeof block.pass !== 'string') continue;
       const target = parsePass(block.pass);
       if (!target.ok || target.value.kind !== 'upstream') continue;
       const name = target.value.name;
       const upstream = upstreams[name];
-      const path = ['locations', i, protocol, 'pass'];
+      const path = ['locations', i, key, 'pass'];
       if (upstream === undefined) {
         const known = names.length === 0 ? 'no upstreams are defined' : `defined: ${names.join(', ')}`;
         ctx.addIssue({ code: 'custom', path, message: `unknown upstream "${name}" (${known})` });
