@@ -41,6 +41,11 @@ export interface PhpFpmOptions {
   readonly catchWorkersOutput?: boolean;
   /** Extra php.ini settings, passed as `-d name=value`. */
   readonly ini?: Readonly<Record<string, string>>;
+  /**
+   * Extensions to load (`-d extension=NAME`, in order: pdo before pdo_sqlite). php-fpm runs
+   * with `-n`, so Debian's conf.d does not load them; an application that needs them says so.
+   */
+  readonly extensions?: readonly string[];
 }
 
 export interface PhpFpm extends ManagedPeer {
@@ -63,6 +68,7 @@ export async function startPhpFpm(options: PhpFpmOptions): Promise<PhpFpm> {
       // php-fpm refuses to run workers as root unless told to (-R and user = root below).
       if (isRoot) args.push('-R');
       for (const [name, value] of Object.entries(options.ini ?? {})) args.push('-d', `${name}=${value}`);
+      for (const name of options.extensions ?? []) args.push('-d', `extension=${name}`);
       // SIGTERM and SIGINT are php-fpm's immediate shutdown; SIGQUIT would be graceful.
       return { command: PHP_FPM_PATH, args, address, logPath, stopSignal: 'SIGTERM' };
     },
