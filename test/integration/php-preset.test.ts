@@ -174,6 +174,9 @@ describe('php preset with php-fpm', { skip: phpFpm.skip }, () => {
     const ping = await httpRequest(gw.url, { path: '/ping' });
     assert.equal(ping.status, 200);
     assert.equal(ping.body.toString(), 'pong');
+    const text = await httpRequest(gw.url, { path: '/status' });
+    assert.match(text.body.toString(), /^pool:\s+portico$/m);
+    assert.match(text.body.toString(), /^process manager:\s+static$/m);
     const status = await httpJson<Record<string, unknown>>(gw.url, { path: '/status?json' });
     assert.equal(status.json.pool, 'portico');
     assert.equal(status.json['process manager'], 'static');
