@@ -3,6 +3,7 @@
  * without their prefix (semantics.md C.2, C.3). Part of the schema in schema.ts.
  */
 import { compileSetEnvIf } from '../cgi/set-env-if.ts';
+import { ignoreHeaders, onOffOrHeader, sendfileRoots } from './response-schema.ts';
 import { checkTemplate } from '../cgi/variables.ts';
 import { isIP } from 'node:net';
 import { z } from 'zod';
@@ -199,6 +200,18 @@ function backendShape(protocol: BackendProtocol) {
     send_timeout: duration().prefault(d.send_timeout),
     read_timeout: duration().prefault(d.read_timeout),
     set_env_if: setEnvIfList(),
+    ignore_headers: ignoreHeaders(),
+    internal_redirect: onOffOrHeader(
+      'Location',
+      false,
+      'httpd ProxySCGIInternalRedirect: follow a local Location on a 200 inside Portico (on, off, or a header name)',
+    ),
+    sendfile: onOffOrHeader(
+      'X-Sendfile',
+      false,
+      'httpd ProxySCGISendfile: serve the file the header names (on, off, or a header name)',
+    ),
+    sendfile_roots: sendfileRoots(),
     hide_header: z.array(headerName()).default([]),
     pass_header: z.array(headerName()).default([]),
     intercept_errors: flag().prefault(d.intercept_errors),

@@ -38,6 +38,7 @@ import {
   symlinkPolicy,
   tryFilesList,
 } from './static-schema.ts';
+import { errorPages, onOffOrHeader, sendfileRoots } from './response-schema.ts';
 import { upstreamSchema } from './upstream-schema.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warn', 'error'] as const;
@@ -80,6 +81,7 @@ function locationSchema(ctx: SchemaContext) {
     try_files: tryFilesList(),
     symlinks: symlinkPolicy(),
     return: returnDirective(),
+    error_page: errorPages(),
     php: phpPreset().optional(),
     scgi: scgiSchema.optional(),
     fastcgi: fastcgiSchema.optional(),
@@ -151,6 +153,16 @@ function proxyPassSchema() {
       .optional()
       .meta({ description: 'ProxyFCGIBackendType (FastCGI only)' }),
     set_env_if: setEnvIfList(),
+    internal_redirect: onOffOrHeader(
+      'Location',
+      true,
+      'ProxySCGIInternalRedirect / the FastCGI equivalent: follow a local Location on a 200 (default on)',
+    ),
+    sendfile: onOffOrHeader('X-Sendfile', false, 'ProxySCGISendfile: serve the file the header names'),
+    sendfile_roots: sendfileRoots(),
+    error_override: flag()
+      .prefault(false)
+      .meta({ description: 'ProxyErrorOverride: error_page applies to backend error statuses' }),
     enablereuse: flag()
       .optional()
       .meta({ description: 'worker enablereuse: FastCGI connection reuse (FCGI_KEEP_CONN); default off' }),
@@ -388,6 +400,7 @@ export function createConfigSchema(ctx: SchemaContext) {
       .meta({
         description: 'nginx root for locations without their own (default: html beside the config file)',
       }),
+    error_page: errorPages(),
     default_type: z
       .string()
       .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, {

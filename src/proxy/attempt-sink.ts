@@ -15,6 +15,7 @@
 import type { CgiResponseHead } from '../cgi/response-head.ts';
 import { type GatewayError, ProtocolError } from '../errors.ts';
 import type { ExchangeSink } from '../transport/exchange.ts';
+import type { Diversion } from './diversion.ts';
 import type { ClientResponder, ExchangeControl } from './client-responder.ts';
 
 /** How an attempt ended, from the attempt loop's point of view. */
@@ -24,7 +25,9 @@ export type AttemptOutcome =
   /** Try another member: the backend failed before anything reached the client. */
   | { readonly kind: 'retry'; readonly status: number; readonly error: GatewayError | undefined }
   /** The client went away before anything was decided. */
-  | { readonly kind: 'gone' };
+  | { readonly kind: 'gone' }
+  /** The response is replaced (X-Accel-Redirect, X-Sendfile, internal redirect, error_page). */
+  | { readonly kind: 'diverted'; readonly diversion: Diversion };
 
 /** The attempt loop's side. */
 export interface AttemptDecisions {
@@ -40,6 +43,8 @@ export interface AttemptDecisions {
   onStderr(line: string): boolean;
   /** The error as the client is to see it (the route's status conventions). */
   present(error: GatewayError): GatewayError;
+  /** What replaces this response, if anything (proxy/diversion.ts). */
+  divert(head: CgiResponseHead): Diversion | undefined;
 }
 
 export class AttemptSink implements ExchangeSink {
@@ -64,6 +69,13 @@ export class AttemptSink implements ExchangeSink {
 
   onHead(head: CgiResponseHead): void {
     if (this.settled) return;
+    const diversion = this.decisions.divert(head);
+    if (diversion !== undefined) {
+      // The body is not wanted: close the exchange (never reused), nothing reaches the client.
+      this.exchange?.abort();
+      this.settle({ kind: 'diverted', diversion });
+      return;
+    }
     if (this.decisions.retryStatus(head.status)) {
       this.exchange?.abort();
       this.settle({ kind: 'retry', status: head.status, error: undefined });

@@ -21,6 +21,8 @@ export interface ResponderContext {
   readonly hiddenHeaders: ReadonlySet<string>;
   /** nginx send_timeout: the longest a client may take to accept more of the response; 0 = none. */
   readonly sendTimeout: number;
+  /** error_page: the status the client gets whatever the backend says; undefined: the backend's. */
+  readonly forceStatus?: number | undefined;
 }
 
 /**
@@ -71,6 +73,8 @@ export class ClientResponder implements ExchangeSink {
     let status = head.status;
     // nginx never follows a local Location by itself; without internal redirects it is a 302.
     if (head.locationKind === 'local' && status === 200) status = 302;
+    const forced = this.ctx.forceStatus;
+    if (forced !== undefined) status = forced;
     try {
       for (const [name, value] of head.headers) {
         const lower = name.toLowerCase();

@@ -1,15 +1,13 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { decodeRequestPath } from '../cgi/path.ts';
-import { ClientRequestError, GatewayError } from '../errors.ts';
+import { GatewayError } from '../errors.ts';
 import type { AccessLog } from '../observability/access-log.ts';
 import type { Logger } from '../observability/logger.ts';
 import { newRequestId } from '../observability/request-id.ts';
-import { sendErrorPage, sendRedirect, sendReturn } from './error-page.ts';
+import type { Diversion } from './diversion.ts';
+import { sendErrorPage } from './error-page.ts';
 import { type BodyLimits, type PreparedBody, prepareBody } from './request-body.ts';
-import type { BackendRoute, RouteRequest, Router } from './route.ts';
-import { sendStaticFile } from './static-route.ts';
-import { dispatchPhp } from '../static/php-dispatch.ts';
-import { type StaticDecision, tryFiles } from '../static/try-files.ts';
+import { type BackendTarget, RequestFlow } from './request-flow.ts';
+import type { RouteRequest, Router } from './route.ts';
 import { UpstreamRequest } from './upstream-request.ts';
 
 export interface HandlerOptions {
@@ -50,121 +48,10 @@ export class RequestHandler {
     requestId: string,
     state: RequestState,
   ): Promise<void> {
-    const target = req.url ?? '';
-    // Only origin-form targets reach a backend (no absolute-form proxying, no `*`).
-    if (target.charCodeAt(0) !== 0x2f) {
-      throw new ClientRequestError('ERR_BAD_TARGET', 'request target is not an absolute path', 400);
-    }
-    const query = target.indexOf('?');
-    const rawPath = query === -1 ? target : target.slice(0, query);
-    let args = query === -1 ? '' : target.slice(query + 1);
-    let path = decodeRequestPath(rawPath);
-    const method = req.method ?? 'GET';
-    // nginx: $uri and $args change with each internal redirect (try_files, index); the
-    // request line ($request_uri) never does.
-    let decision = this.options.router.route(path);
-    for (let redirects = 0; ; redirects++) {
-      if (redirects > MAX_INTERNAL_REDIRECTS) {
-        throw new GatewayError(
-          'ERR_REDIRECT_CYCLE',
-          `rewrite or internal redirection cycle while internally redirecting to "${path}"`,
-          'gateway',
-          500,
-          'none',
-        );
-      }
-      let next: StaticDecision | undefined;
-      switch (decision.kind) {
-        case 'none':
-          throw new ClientRequestError('ERR_NOT_FOUND', `no location for "${path}"`, 404);
-        case 'redirect':
-          sendRedirect(res, 301, decision.location + (args === '' ? '' : `?${args}`), method);
-          return;
-        case 'return':
-          sendReturn(res, decision.answer.code, decision.answer.url, method);
-          return;
-        case 'static': {
-          const f = decision.files;
-          next = await tryFiles(path, {
-            root: f.root,
-            tryFiles: f.tryFiles,
-            index: f.index,
-            args,
-            serveIndex: false,
-          });
-          if (next.kind === 'file') {
-            await sendStaticFile(req, res, next.path, f.root, f.defaultType);
-            return;
-          }
-          break;
-        }
-        case 'php': {
-          const php = decision.php;
-          const chosen = await dispatchPhp(path, args, php);
-          if (chosen.kind === 'file') {
-            await sendStaticFile(req, res, chosen.path, php.root, php.defaultType);
-            return;
-          }
-          if (chosen.kind === 'redirect') {
-            sendRedirect(res, 301, chosen.location, method);
-            return;
-          }
-          if (chosen.kind === 'status') throw statusError(chosen.code, chosen.reason, path);
-          await this.toBackend(req, res, expectContinue, requestId, state, {
-            route: decision.route,
-            path,
-            args,
-            captures: decision.captures,
-            backendPath: undefined,
-            script: chosen,
-          });
-          return;
-        }
-        case 'backend': {
-          const f = decision.files;
-          if (f !== undefined) {
-            next = await tryFiles(path, {
-              root: f.root,
-              tryFiles: f.tryFiles,
-              index: f.index,
-              args,
-              handler: 'backend',
-            });
-            if (next.kind === 'pass') path = next.uri;
-            else break;
-          }
-          await this.toBackend(req, res, expectContinue, requestId, state, {
-            route: decision.route,
-            path,
-            args,
-            captures: decision.captures,
-            backendPath: decision.backendPath,
-            script: undefined,
-          });
-          return;
-        }
-      }
-      // A static decision that is not a file to send here.
-      switch (next?.kind) {
-        case 'redirect-internal':
-          // A named location keeps $uri; a URI replaces it (nginx).
-          args = next.args;
-          if (next.named) {
-            decision = this.options.router.routeNamed(next.uri);
-          } else {
-            path = next.uri;
-            decision = this.options.router.route(path, true);
-          }
-          continue;
-        case 'directory-redirect':
-          sendRedirect(res, 301, next.location, method);
-          return;
-        case 'status':
-          throw statusError(next.code, next.reason, path);
-        default:
-          throw new GatewayError('ERR_STATIC_DECISION', 'unexpected static decision', 'gateway', 500, 'none');
-      }
-    }
+    const flow = new RequestFlow(req, res, this.options.router, (to) =>
+      this.toBackend(req, res, expectContinue, requestId, state, to),
+    );
+    await flow.run();
   }
 
   /** The backend part of the pipeline: body, environment, attempt loop. */
@@ -175,16 +62,23 @@ export class RequestHandler {
     requestId: string,
     state: RequestState,
     to: BackendTarget,
-  ): Promise<void> {
+  ): Promise<Diversion | undefined> {
     const route = to.route;
     const target = req.url ?? '';
     let prepared: PreparedBody | undefined;
     try {
-      prepared = await prepareBody(req, res, this.options.limits, expectContinue, route.passRequestBody);
-      if (res.destroyed) return;
+      // After an internal redirect the body was the first backend's (nginx discards it).
+      prepared = await prepareBody(
+        req,
+        res,
+        this.options.limits,
+        expectContinue,
+        route.passRequestBody && !to.dropBody,
+      );
+      if (res.destroyed) return undefined;
       const socket = req.socket;
       const request: RouteRequest = {
-        method: req.method ?? 'GET',
+        method: to.method,
         rawTarget: target,
         path: to.path,
         args: to.args,
@@ -198,9 +92,10 @@ export class RequestHandler {
         // nginx $content_length: '' only when the request has no body framing at all; an
         // empty chunked body is a body of 0 bytes.
         contentLength:
-          prepared.contentLength > 0 ||
-          req.headers['content-length'] !== undefined ||
-          req.headers['transfer-encoding'] !== undefined
+          !to.dropBody &&
+          (prepared.contentLength > 0 ||
+            req.headers['content-length'] !== undefined ||
+            req.headers['transfer-encoding'] !== undefined)
             ? String(prepared.contentLength)
             : '',
         requestId,
@@ -222,9 +117,11 @@ export class RequestHandler {
         },
         log: this.options.log,
         sendTimeout: this.options.sendTimeout,
+        forceStatus: to.forceStatus,
       });
       state.upstream = upstream;
       await upstream.run();
+      return upstream.diversion;
     } finally {
       await prepared?.spill?.dispose();
     }
@@ -297,26 +194,6 @@ export class RequestHandler {
       requestId,
     });
   }
-}
-
-/** nginx: NGX_HTTP_MAX_URI_CHANGES + 1 internal redirects, then 500. */
-const MAX_INTERNAL_REDIRECTS = 10;
-
-/** Where the backend part of a request goes, after routing and file checks. */
-interface BackendTarget {
-  readonly route: BackendRoute;
-  /** $uri: the path after internal redirects. */
-  readonly path: string;
-  readonly args: string;
-  readonly captures: readonly string[];
-  readonly backendPath: string | undefined;
-  readonly script: { readonly scriptName: string; readonly pathInfo: string } | undefined;
-}
-
-/** A status the file side decided (404 no file, 403 refused, 500 unreadable, try_files =CODE). */
-function statusError(code: number, reason: string, path: string): GatewayError {
-  if (code >= 500) return new GatewayError('ERR_STATIC', `"${path}": ${reason}`, 'gateway', code, 'none');
-  return new ClientRequestError('ERR_STATIC', `"${path}": ${reason}`, code);
 }
 
 interface RequestState {

@@ -3,6 +3,9 @@ import type { ConnectionPool } from '../pool/connection-pool.ts';
 import type { MuxPool } from '../transport/mux-pool.ts';
 import type { SocketOptions, SocketTarget } from '../pool/connector.ts';
 import type { Param } from '../protocol/params.ts';
+import type { StaticRoot } from '../static/resolve.ts';
+import type { ResponseRules } from './diversion.ts';
+import type { ErrorPages } from './error-pages.ts';
 import type { NextUpstreamRules } from './next-upstream.ts';
 import type { PhpPart, ReturnPart, StaticPart } from './static-route.ts';
 
@@ -95,6 +98,10 @@ export interface BackendRoute {
    * head makes the response invalid (nginx checks only while reading the header).
    */
   readonly catchStderr: readonly string[];
+  /** What replaces a backend response (X-Accel-Redirect, X-Sendfile, internal redirect, error_page). */
+  readonly responseRules: ResponseRules;
+  /** Directories X-Sendfile may serve from (compiled roots); empty: X-Sendfile refused. */
+  readonly sendfileRoots: readonly StaticRoot[];
 }
 
 /** What routing answers for a request path. */
@@ -107,15 +114,22 @@ export type RouteDecision =
       readonly backendPath?: string;
       /** The location's try_files, tried before the backend gets the request. */
       readonly files?: StaticPart | undefined;
+      readonly errorPages?: ErrorPages | undefined;
     }
   /** A location that serves files (nginx's static handler). */
-  | { readonly kind: 'static'; readonly files: StaticPart; readonly captures: readonly string[] }
+  | {
+      readonly kind: 'static';
+      readonly files: StaticPart;
+      readonly captures: readonly string[];
+      readonly errorPages?: ErrorPages | undefined;
+    }
   /** A `php` preset location: files, or its route to php-fpm. */
   | {
       readonly kind: 'php';
       readonly php: PhpPart;
       readonly route: BackendRoute;
       readonly captures: readonly string[];
+      readonly errorPages?: ErrorPages | undefined;
     }
   | { readonly kind: 'return'; readonly answer: ReturnPart }
   /** A prefix location ending in `/` asked for without it: 301 to the slashed URI (nginx). */
@@ -123,6 +137,8 @@ export type RouteDecision =
   | { readonly kind: 'none' };
 
 export interface Router {
+  /** The server-wide error_page (top level), for what no location's covers. */
+  readonly errorPages: ErrorPages | undefined;
   /** `internal`: an internal redirect, which may land on `internal` locations. */
   route(path: string, internal?: boolean): RouteDecision;
   /** A named location (`@name`): try_files' last resort. */

@@ -39,8 +39,10 @@ export async function sendStaticFile(
   path: Buffer,
   root: StaticRoot,
   defaultType: string,
+  status?: number,
 ): Promise<void> {
-  const result = await serveFile(req, res, { path }, { root, defaultType });
+  // error_page: the page is sent whole with the error's status (no ranges, no 304).
+  const result = await serveFile(req, res, { path }, { root, defaultType, status });
   if (result.sent) return;
   if (result.status === 405) res.setHeader('Allow', 'GET, HEAD');
   throw result.status === 500

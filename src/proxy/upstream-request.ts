@@ -37,6 +37,8 @@ import type { MuxPool } from '../transport/mux-pool.ts';
 import { PooledExchange } from '../transport/pooled-exchange.ts';
 import { type AttemptDecisions, AttemptSink } from './attempt-sink.ts';
 import { ClientResponder, type ExchangeControl } from './client-responder.ts';
+import type { CgiResponseHead } from '../cgi/response-head.ts';
+import { type Diversion, divertResponse } from './diversion.ts';
 import { httpdStatus } from './httpd-status.ts';
 import { errorCondition, maxTries, mayRetry, statusCondition } from './next-upstream.ts';
 import type { BackendRoute, RouteRequest } from './route.ts';
@@ -57,6 +59,8 @@ export interface UpstreamRequestOptions {
   readonly log: Logger;
   /** nginx send_timeout towards the client. */
   readonly sendTimeout: number;
+  /** error_page `=code` (or the original error status): the status the client gets. */
+  readonly forceStatus?: number | undefined;
 }
 
 type Step = 'done' | 'retry';
@@ -66,6 +70,8 @@ export class UpstreamRequest {
   readonly attempts: UpstreamAttempt[] = [];
   /** The responder of the attempt the client got, once there is one. */
   responder: ClientResponder | undefined;
+  /** Set when the response was replaced: the pipeline routes again or serves a file. */
+  diversion: Diversion | undefined;
   private readonly o: UpstreamRequestOptions;
   private readonly tried = new Set<string>();
   private readonly ctx: SelectionContext;
@@ -226,8 +232,9 @@ export class UpstreamRequest {
       throw error;
     }
     const outcome = await sink.outcome;
-    if (outcome.kind === 'retry') res.off('close', onGone);
+    if (outcome.kind === 'retry' || outcome.kind === 'diverted') res.off('close', onGone);
     else await closed;
+    if (outcome.kind === 'diverted') this.diverted(member, outcome.diversion);
     group.release(member, { bytesIn: exchange.bytesRead, bytesOut: exchange.bytesWritten });
     return outcome.kind === 'retry' ? 'retry' : 'done';
   }
@@ -277,8 +284,9 @@ export class UpstreamRequest {
       res.once('close', onGone);
     });
     const outcome = await sink.outcome;
-    if (outcome.kind === 'retry') res.off('close', onGone);
+    if (outcome.kind === 'retry' || outcome.kind === 'diverted') res.off('close', onGone);
     else await closed;
+    if (outcome.kind === 'diverted') this.diverted(member, outcome.diversion);
     group.release(member, { bytesIn: exchange.bytesRead, bytesOut: exchange.bytesWritten });
     return outcome.kind === 'retry' ? 'retry' : 'done';
   }
@@ -305,6 +313,7 @@ export class UpstreamRequest {
       log: o.log,
       hiddenHeaders: o.route.hiddenHeaders,
       sendTimeout: o.sendTimeout,
+      forceStatus: o.forceStatus,
     });
     responder.attach(exchange);
     this.responder = responder;
@@ -319,6 +328,17 @@ export class UpstreamRequest {
 
   log(level: 'info' | 'warn' | 'error', message: string, target: SocketTarget): void {
     this.o.log.log(level, message, { requestId: this.o.request.requestId, backend: target.display });
+  }
+
+  /** The backend answered (a success for the member); its answer is replaced. */
+  private diverted(member: Member, diversion: Diversion): void {
+    this.o.route.upstream.group.reportSuccess(member, Date.now());
+    this.diversion = diversion;
+  }
+
+  /** What replaces a response, by the route's rules (X-Accel-Redirect, error_page, ...). */
+  divert(head: CgiResponseHead): Diversion | undefined {
+    return divertResponse(head, this.o.route.responseRules);
   }
 
   /** The error as the client is to see it: httpd's statuses on ProxyPass routes. */
@@ -390,6 +410,10 @@ class Judge implements AttemptDecisions {
 
   present(error: GatewayError): GatewayError {
     return this.up.present(error);
+  }
+
+  divert(head: CgiResponseHead): Diversion | undefined {
+    return this.up.divert(head);
   }
 
   headPassed(accepted: boolean): void {

@@ -32,6 +32,8 @@ import type { BackendRoute, RouteDecision, RouteRequest, Router, SelectionInputs
 import type { PhpPart, ReturnPart, StaticPart } from '../proxy/static-route.ts';
 import { parseLocationMatch } from '../config/match.ts';
 import { StaticRoot } from '../static/resolve.ts';
+import type { ResponseRules } from '../proxy/diversion.ts';
+import { type ErrorPageSpec, ErrorPages } from '../proxy/error-pages.ts';
 import { compileTryFiles, DEFAULT_INDEX } from '../static/try-files.ts';
 import type { Param } from '../protocol/params.ts';
 import type { FrontOptions, ListenTarget } from './listeners.ts';
@@ -186,6 +188,8 @@ class LocationRoute implements BackendRoute {
   readonly nextUpstream: NextUpstreamRules;
   readonly httpdWorker = false;
   readonly httpdErrors = false;
+  readonly responseRules: ResponseRules;
+  readonly sendfileRoots: readonly StaticRoot[];
   readonly catchStderr: readonly string[];
   private readonly params: CompiledParams;
   private readonly setEnvIf: readonly SetEnvIfRule[];
@@ -227,6 +231,14 @@ class LocationRoute implements BackendRoute {
       fastcgi?.split_path_info === undefined ? undefined : compileSplitPathInfo(fastcgi.split_path_info);
     this.index = fastcgi?.index ?? '';
     this.catchStderr = fastcgi?.catch_stderr ?? [];
+    this.sendfileRoots = block.sendfile_roots.map((root) => new StaticRoot({ kind: 'root', root }));
+    this.responseRules = {
+      xAccelRedirect: !block.ignore_headers.includes('X-Accel-Redirect'),
+      internalRedirect: block.internal_redirect,
+      sendfile: block.sendfile,
+      interceptErrors: block.intercept_errors,
+      errorPages: errorPagesOf(location.error_page ?? config.error_page),
+    };
   }
 
   selectionInputs(request: RouteRequest): SelectionInputs {
@@ -263,6 +275,8 @@ class ProxyPassRoute implements BackendRoute {
   readonly nextUpstream: NextUpstreamRules = DEFAULT_NEXT_UPSTREAM;
   readonly httpdWorker: boolean;
   readonly httpdErrors = true;
+  readonly responseRules: ResponseRules;
+  readonly sendfileRoots: readonly StaticRoot[];
   /** The group of a `balancer://NAME` URL; undefined for a plain worker URL. */
   private readonly balancer: string | undefined;
   /** httpd has no fastcgi_catch_stderr. */
@@ -313,6 +327,14 @@ class ProxyPassRoute implements BackendRoute {
     this.sendTimeout = rule.timeout;
     this.readTimeout = rule.timeout;
     this.params = compileParams(apacheParams({ protocol: this.protocol }), APACHE_COMPILE_OPTIONS);
+    this.sendfileRoots = rule.sendfile_roots.map((root) => new StaticRoot({ kind: 'root', root }));
+    this.responseRules = {
+      xAccelRedirect: false,
+      internalRedirect: rule.internal_redirect,
+      sendfile: rule.sendfile,
+      interceptErrors: rule.error_override,
+      errorPages: errorPagesOf(config.error_page),
+    };
     this.setEnvIf = setEnvIfRules(rule.set_env_if);
     this.base = { serverName: config.server_name[0] ?? '', documentRoot: stripSlash(config.root) };
   }
@@ -363,26 +385,36 @@ interface LocationEntry extends LocationSpec {
   readonly files: StaticPart | undefined;
   readonly php: PhpPart | undefined;
   readonly answer: ReturnPart | undefined;
+  readonly errorPages: ErrorPages | undefined;
 }
 
 /** What a matched location does with the request. */
 function locationDecision(entry: LocationEntry, captures: readonly string[]): RouteDecision {
   if (entry.answer !== undefined) return { kind: 'return', answer: entry.answer };
+  const errorPages = entry.errorPages;
   if (entry.php !== undefined && entry.route !== undefined) {
-    return { kind: 'php', php: entry.php, route: entry.route, captures };
+    return { kind: 'php', php: entry.php, route: entry.route, captures, errorPages };
   }
-  if (entry.route !== undefined) return { kind: 'backend', route: entry.route, captures, files: entry.files };
-  if (entry.files !== undefined) return { kind: 'static', files: entry.files, captures };
+  if (entry.route !== undefined) {
+    return { kind: 'backend', route: entry.route, captures, files: entry.files, errorPages };
+  }
+  if (entry.files !== undefined) return { kind: 'static', files: entry.files, captures, errorPages };
   return { kind: 'none' };
 }
 
 class GatewayRouter implements Router {
   private readonly proxyPass: ProxyPassTable<ProxyPassEntry>;
   private readonly locations: LocationMatcher<LocationEntry>;
+  readonly errorPages: ErrorPages | undefined;
 
-  constructor(proxyPass: ProxyPassTable<ProxyPassEntry>, locations: LocationMatcher<LocationEntry>) {
+  constructor(
+    proxyPass: ProxyPassTable<ProxyPassEntry>,
+    locations: LocationMatcher<LocationEntry>,
+    errorPages: ErrorPages | undefined,
+  ) {
     this.proxyPass = proxyPass;
     this.locations = locations;
+    this.errorPages = errorPages;
   }
 
   route(path: string, internal = false): RouteDecision {
@@ -401,6 +433,10 @@ class GatewayRouter implements Router {
     const entry = this.locations.named(name);
     return entry === undefined ? { kind: 'none' } : locationDecision(entry, []);
   }
+}
+
+function errorPagesOf(specs: readonly ErrorPageSpec[] | undefined): ErrorPages | undefined {
+  return specs === undefined || specs.length === 0 ? undefined : new ErrorPages(specs);
 }
 
 /** The files side of a location (static serving, try_files, php preset, return). */
@@ -499,6 +535,7 @@ function compile(config: PorticoConfig, upstreams: UpstreamSet): Runtime {
       autoRedirect: route !== undefined && location.php === undefined,
       route,
       ...parts,
+      errorPages: errorPagesOf(location.error_page ?? config.error_page),
     };
   });
   const locations = compileLocations(locationSpecs);
@@ -523,7 +560,7 @@ function compile(config: PorticoConfig, upstreams: UpstreamSet): Runtime {
       bodyTimeout: config.client_body_timeout,
     },
     sendTimeout: config.send_timeout,
-    router: new GatewayRouter(proxyPass, locations),
+    router: new GatewayRouter(proxyPass, locations, errorPagesOf(config.error_page)),
     routes,
     upstreams,
     dispose: () => upstreams.dispose(),

@@ -50,11 +50,17 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
       gw = await startTestGateway({
         root: root.path,
         locations: [
-          { match: '/', [protocol]: { pass: backend.address } },
+          // X-Accel-Redirect is acted on by default; these locations test the hiding alone.
+          { match: '/', [protocol]: { pass: backend.address, ignore_headers: ['X-Accel-Redirect'] } },
           { match: '/slow/', [protocol]: { pass: backend.address, read_timeout: '200ms' } },
           {
             match: '= /hidden',
-            [protocol]: { pass: backend.address, hide_header: ['Vary'], pass_header: ['X-Accel-Expires'] },
+            [protocol]: {
+              pass: backend.address,
+              hide_header: ['Vary'],
+              pass_header: ['X-Accel-Expires'],
+              ignore_headers: ['X-Accel-Redirect'],
+            },
           },
           { match: '= /cookies', [protocol]: { pass: backend.address, hide_header: ['Set-Cookie'] } },
         ],
