@@ -71,6 +71,7 @@ function backendLines(
   lines.push(
     `  timeouts: connect ${formatDuration(block.connect_timeout)}, send ${formatDuration(block.send_timeout)}, read ${formatDuration(block.read_timeout)}; buffer_size ${formatSize(block.buffer_size)}`,
     `  pass_request_headers ${onOff(block.pass_request_headers)}, pass_request_body ${onOff(block.pass_request_body)}, intercept_errors ${onOff(block.intercept_errors)}`,
+    `  request_buffering ${onOff(block.request_buffering)}, ignore_client_abort ${onOff(block.ignore_client_abort)}`,
   );
   lines.push(...setEnvIfLines(block.set_env_if, '  '));
   if (block.bind !== undefined) lines.push(`  bind ${block.bind}`);

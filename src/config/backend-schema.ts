@@ -195,6 +195,12 @@ function backendShape(protocol: BackendProtocol) {
       .meta({ description: 'nginx *_socket_keepalive: SO_KEEPALIVE on backend connections' }),
     pass_request_headers: flag().prefault(d.pass_request_headers),
     pass_request_body: flag().prefault(d.pass_request_body),
+    request_buffering: flag()
+      .prefault(true)
+      .meta({ description: 'nginx *_request_buffering: read the whole body before contacting the backend' }),
+    ignore_client_abort: flag()
+      .prefault(false)
+      .meta({ description: 'nginx *_ignore_client_abort: let the backend finish when the client goes away' }),
     buffer_size: size({ min: 1 }).prefault(d.buffer_size),
     connect_timeout: duration().prefault(d.connect_timeout),
     send_timeout: duration().prefault(d.send_timeout),

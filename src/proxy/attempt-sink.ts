@@ -55,12 +55,35 @@ export class AttemptSink implements ExchangeSink {
   private resolve!: (outcome: AttemptOutcome) => void;
   /** Settles once: committed, retry or gone. */
   readonly outcome: Promise<AttemptOutcome>;
+  /** nginx ignore_client_abort: the client left; the rest of the response is read and dropped. */
+  private discarding = false;
+  private exchangeEnded = false;
+  private signalEnd: () => void = () => {};
+  /** Resolves when the exchange reported its end (onEnd or onError). */
+  readonly ended: Promise<void>;
 
   constructor(decisions: AttemptDecisions) {
     this.decisions = decisions;
     this.outcome = new Promise((resolve) => {
       this.resolve = resolve;
     });
+    this.ended = new Promise((resolve) => {
+      this.signalEnd = resolve;
+    });
+  }
+
+  /** True once the exchange has reported onEnd or onError. */
+  get done(): boolean {
+    return this.exchangeEnded;
+  }
+
+  /**
+   * The client left but the backend may finish (ignore_client_abort): nothing more goes to the
+   * responder, the exchange keeps reading until its end (`ended`).
+   */
+  discardRest(): void {
+    this.discarding = true;
+    this.exchange?.resume();
   }
 
   attach(exchange: ExchangeControl): void {
@@ -88,14 +111,19 @@ export class AttemptSink implements ExchangeSink {
 
   onBody(chunk: Buffer): boolean {
     const responder = this.responder;
-    return responder === undefined ? true : responder.onBody(chunk);
+    return responder === undefined || this.discarding ? true : responder.onBody(chunk);
   }
 
   onEnd(): void {
-    this.responder?.onEnd();
+    this.exchangeEnded = true;
+    this.signalEnd();
+    if (!this.discarding) this.responder?.onEnd();
   }
 
   onError(error: GatewayError): void {
+    this.exchangeEnded = true;
+    this.signalEnd();
+    if (this.discarding) return;
     const responder = this.responder;
     if (responder !== undefined) {
       responder.onError(error);

@@ -74,6 +74,7 @@ export class RequestHandler {
         this.options.limits,
         expectContinue,
         route.passRequestBody && !to.dropBody,
+        route.requestBuffering,
       );
       if (res.destroyed) return undefined;
       const socket = req.socket;

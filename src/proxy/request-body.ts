@@ -36,6 +36,7 @@ export async function prepareBody(
   limits: BodyLimits,
   expectContinue: boolean,
   passBody: boolean,
+  requestBuffering = true,
 ): Promise<PreparedBody> {
   const chunked = req.headers['transfer-encoding'] !== undefined;
   const declared = req.headers['content-length'];
@@ -53,10 +54,13 @@ export async function prepareBody(
   }
   if (!chunked && length === 0) return { body: NONE, contentLength: 0, spill: undefined };
   if (expectContinue) res.writeContinue();
-  // A body that fits client_body_buffer_size is read first, as nginx's request buffering does:
-  // it then travels in the same socket write as the request head, a slow client holds no
-  // backend worker, and the request can be replayed on another backend.
-  if (!chunked && length > limits.bodyBufferSize) {
+  // nginx request_buffering on (the default): the whole body is read first, in memory up to
+  // client_body_buffer_size and then in a temp file, so a slow upload holds no backend worker
+  // and the request can be replayed on another backend. Off: a body of known length larger
+  // than client_body_buffer_size is streamed as it arrives (a smaller one still goes with the
+  // request head in one write). A chunked body is always read whole: SCGI needs an exact
+  // CONTENT_LENGTH, and PHP reads CONTENT_LENGTH bytes.
+  if (!requestBuffering && !chunked && length > limits.bodyBufferSize) {
     setBodyTimeout(req, limits.bodyTimeout);
     return { body: { kind: 'stream', source: req, length }, contentLength: length, spill: undefined };
   }

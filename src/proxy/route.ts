@@ -82,6 +82,10 @@ export interface BackendRoute {
   /** The CGI environment for one request, in wire order; `backendPath` from a ProxyPassMatch. */
   buildEnv(request: RouteRequest, backendPath?: string): Param[];
   readonly passRequestBody: boolean;
+  /** nginx request_buffering: read the whole body before the backend is contacted. */
+  readonly requestBuffering: boolean;
+  /** nginx ignore_client_abort: the backend exchange runs to its end when the client leaves. */
+  readonly ignoreClientAbort: boolean;
   /** fastcgi keep_conn: FCGI_KEEP_CONN and connection reuse (never for SCGI). */
   readonly keepConn: boolean;
   /** buffer_size: the limit of the backend's response head. */

@@ -213,9 +213,15 @@ export class UpstreamRequest {
     });
     sink.attach(exchange);
     let onGone: () => void = () => {};
-    // A client that goes away aborts the backend request (the connection is closed).
+    // A client that goes away aborts the backend request (the connection is closed), unless
+    // ignore_client_abort lets a committed response run to its end, read and dropped.
     const closed = new Promise<void>((resolve) => {
       onGone = () => {
+        if (route.ignoreClientAbort && this.responder !== undefined && !sink.done) {
+          sink.discardRest();
+          void sink.ended.then(resolve);
+          return;
+        }
         exchange.abort();
         sink.clientGone();
         resolve();
@@ -277,6 +283,11 @@ export class UpstreamRequest {
     let onGone: () => void = () => {};
     const closed = new Promise<void>((resolve) => {
       onGone = () => {
+        if (route.ignoreClientAbort && this.responder !== undefined && !sink.done) {
+          sink.discardRest();
+          void sink.ended.then(resolve);
+          return;
+        }
         exchange.abort();
         sink.clientGone();
         resolve();

@@ -177,6 +177,8 @@ class LocationRoute implements BackendRoute {
   readonly name: string;
   readonly protocol: 'scgi' | 'fastcgi';
   readonly passRequestBody: boolean;
+  readonly requestBuffering: boolean;
+  readonly ignoreClientAbort: boolean;
   readonly keepConn: boolean;
   readonly headLimit: number;
   readonly connectTimeout: number;
@@ -213,6 +215,8 @@ class LocationRoute implements BackendRoute {
       block.next_upstream_timeout,
     );
     this.passRequestBody = block.pass_request_body;
+    this.requestBuffering = block.request_buffering;
+    this.ignoreClientAbort = block.ignore_client_abort;
     this.keepConn = protocol === 'fastcgi' && (block as FastCgiConfig).keep_conn;
     this.headLimit = block.buffer_size;
     this.connectTimeout = block.connect_timeout;
@@ -263,6 +267,12 @@ class ProxyPassRoute implements BackendRoute {
   readonly name: string;
   readonly protocol: 'scgi' | 'fastcgi';
   readonly passRequestBody = true;
+  /**
+   * httpd prefetches 16 KiB and streams the rest of a body of known length (semantics.md:
+   * proxy_fcgi_handler); chunked bodies are read whole here.
+   */
+  readonly requestBuffering = false;
+  readonly ignoreClientAbort = false;
   readonly keepConn: boolean;
   readonly headLimit: number;
   readonly connectTimeout: number;

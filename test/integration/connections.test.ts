@@ -84,7 +84,11 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
       });
       gw = await startTestGateway({
         root: root.path,
-        locations: [{ match: '/', [protocol]: { pass: backend.address } }],
+        locations: [
+          { match: '/', [protocol]: { pass: backend.address } },
+          // Streamed uploads: the backend is contacted before the body is complete.
+          { match: '/upload', [protocol]: { pass: backend.address, request_buffering: false } },
+        ],
       });
     });
 

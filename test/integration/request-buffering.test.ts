@@ -16,7 +16,10 @@ before(async () => {
   recorder = await startScgiRecorder();
   gw = await startTestGateway({
     client_body_buffer_size: '1k',
-    locations: [{ match: '/', scgi: { pass: recorder.address } }],
+    locations: [
+      { match: '/', scgi: { pass: recorder.address } },
+      { match: '/stream/', scgi: { pass: recorder.address, request_buffering: false } },
+    ],
   });
 });
 
@@ -26,11 +29,11 @@ after(async () => {
 });
 
 /** Sends a head with Expect: 100-continue and half the body; resolves once Portico wanted the body. */
-async function startSlowUpload(size: number): Promise<{ conn: RawConnection; rest: string }> {
+async function startSlowUpload(size: number, path = '/slow'): Promise<{ conn: RawConnection; rest: string }> {
   const body = 'x'.repeat(size);
   const conn = await RawConnection.open(gw.address);
   conn.write(
-    `POST /slow HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: ${size}\r\nExpect: 100-continue\r\n\r\n`,
+    `POST ${path} HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: ${size}\r\nExpect: 100-continue\r\n\r\n`,
   );
   // Portico answers 100 Continue once it has routed the request and wants the body.
   await conn.readUntil((d) => d.includes('100 Continue'), '100 Continue');
@@ -62,9 +65,24 @@ test('a small body is read whole first: the backend sees no connection until it 
   conn.destroy();
 });
 
-test('a body larger than client_body_buffer_size is streamed: the backend is contacted at once', async () => {
+test('request_buffering on (default): a body larger than client_body_buffer_size is read whole first (temp file)', async () => {
   const before = recorder.requests.length;
   const { conn, rest } = await startSlowUpload(4096);
+  const quick = await quickRequest();
+  assert.equal(quick, before + 1, 'the upload holds no backend connection while it arrives');
+  const next = recorder.nextRequest();
+  conn.write(rest);
+  const slow = await next;
+  assert.equal(slow.connection, before + 2);
+  assert.equal(slow.body.toString(), 'x'.repeat(4096));
+  assert.equal(slow.env.find(([n]) => n === 'CONTENT_LENGTH')?.[1], '4096');
+  await conn.readUntil((d) => d.includes('HTTP/1.1 200'), 'response');
+  conn.destroy();
+});
+
+test('request_buffering off: a body larger than client_body_buffer_size is streamed: the backend is contacted at once', async () => {
+  const before = recorder.requests.length;
+  const { conn, rest } = await startSlowUpload(4096, '/stream/slow');
   const quick = await quickRequest();
   assert.equal(quick, before + 2, 'the streamed upload took the backend connection first');
   const next = recorder.nextRequest();

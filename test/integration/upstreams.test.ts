@@ -232,6 +232,14 @@ describe('next_upstream limits', () => {
         { match: '/dead/', fastcgi: { pass: 'dead' } },
         { match: '/last/', fastcgi: { pass: 'both503', next_upstream: ['http_503'] } },
         { match: '/all/', fastcgi: { pass: 'pair', next_upstream: ['error', 'http_500', 'non_idempotent'] } },
+        {
+          match: '/streamed/',
+          fastcgi: {
+            pass: 'pair',
+            next_upstream: ['error', 'http_500', 'non_idempotent'],
+            request_buffering: false,
+          },
+        },
       ],
     });
   });
@@ -309,14 +317,24 @@ describe('next_upstream limits', () => {
     assert.equal(res.headers['x-backend'], 'G');
   });
 
-  it('a body streamed to the backend (Content-Length) is never sent twice', async () => {
+  it('a body streamed to the backend (request_buffering off) is never sent twice', async () => {
     a.script = hangUp;
     const before = exchanges(a, good);
     // Larger than client_body_buffer_size (16k): streamed as it arrives, so it cannot be replayed.
     const body = 'streamed body '.repeat(2000);
-    const res = await httpRequest(gw.url, { path: '/all/x', method: 'PUT', body });
+    const res = await httpRequest(gw.url, { path: '/streamed/x', method: 'PUT', body });
     assert.equal(res.status, 502);
     assert.deepEqual(exchanges(a, good), [before[0]! + 1, before[1]!]);
+  });
+
+  it('with request_buffering on (the default) the same body was read whole first: replayed', async () => {
+    a.script = hangUp;
+    const before = exchanges(a, good);
+    const body = 'buffered body '.repeat(2000);
+    const res = await httpRequest(gw.url, { path: '/all/x', method: 'PUT', body });
+    assert.equal(res.status, 200);
+    assert.deepEqual(exchanges(a, good), [before[0]! + 1, before[1]! + 1]);
+    assert.equal(good.backend.exchanges.at(-1)?.body.length, body.length);
   });
 
   it('no failover once response bytes went to the client', async () => {
