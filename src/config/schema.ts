@@ -82,6 +82,12 @@ function locationSchema(ctx: SchemaContext) {
     symlinks: symlinkPolicy(),
     return: returnDirective(),
     error_page: errorPages(),
+    limit_rate: size()
+      .optional()
+      .meta({ description: 'nginx limit_rate: bytes per second to the client (0: none)' }),
+    limit_rate_after: size()
+      .optional()
+      .meta({ description: 'nginx limit_rate_after: bytes sent at full speed first' }),
     php: phpPreset().optional(),
     scgi: scgiSchema.optional(),
     fastcgi: fastcgiSchema.optional(),
@@ -401,6 +407,8 @@ export function createConfigSchema(ctx: SchemaContext) {
         description: 'nginx root for locations without their own (default: html beside the config file)',
       }),
     error_page: errorPages(),
+    limit_rate: size().prefault('0').meta({ description: 'nginx limit_rate for every location (0: none)' }),
+    limit_rate_after: size().prefault('0').meta({ description: 'nginx limit_rate_after for every location' }),
     default_type: z
       .string()
       .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, {

@@ -4,6 +4,7 @@ import { type GatewayError, ProtocolError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ExchangeSink } from '../transport/exchange.ts';
 import { sendErrorPage } from './error-page.ts';
+import { parseLimitRate, RateLimit } from './rate-limit.ts';
 
 /** The part of an exchange the responder drives. */
 export interface ExchangeControl {
@@ -23,6 +24,12 @@ export interface ResponderContext {
   readonly sendTimeout: number;
   /** error_page: the status the client gets whatever the backend says; undefined: the backend's. */
   readonly forceStatus?: number | undefined;
+  /** nginx limit_rate (bytes/s, 0: none) and limit_rate_after. */
+  readonly limitRate?: number | undefined;
+  readonly limitRateAfter?: number | undefined;
+  /** The backend's X-Accel-Limit-Rate / X-Accel-Charset are acted on (not in ignore_headers). */
+  readonly xAccelLimitRate?: boolean | undefined;
+  readonly xAccelCharset?: boolean | undefined;
 }
 
 /**
@@ -47,6 +54,9 @@ export class ClientResponder implements ExchangeSink {
   private bodyAllowed = true;
   private finished = false;
   private stalled: NodeJS.Timeout | undefined;
+  /** limit_rate: the pace of the body, and the timer of the current pause. */
+  private pace: RateLimit | undefined;
+  private paced: NodeJS.Timeout | undefined;
   /** Status sent to the client, for the access log. */
   status = 0;
   /** Body bytes sent to the client, for the access log ($body_bytes_sent). */
@@ -60,6 +70,7 @@ export class ClientResponder implements ExchangeSink {
     this.ctx = ctx;
     this.onDrain = this.onDrain.bind(this);
     this.onSendTimeout = this.onSendTimeout.bind(this);
+    this.onPaced = this.onPaced.bind(this);
     res.on('drain', this.onDrain);
   }
 
@@ -100,6 +111,7 @@ export class ClientResponder implements ExchangeSink {
       res.setHeader('Content-Length', head.contentLength);
     }
     this.status = status;
+    this.setPace(head);
     const reason = head.reason ?? STATUS_CODES[status] ?? 'Unknown';
     res.writeHead(status, reason);
     // A head that came without body bytes (an app that flushed its headers: server-sent events,
@@ -109,6 +121,35 @@ export class ClientResponder implements ExchangeSink {
       // Nothing of the body reaches the client; stop reading the backend now.
       this.expected = undefined;
       this.endClient();
+    }
+  }
+
+  /** Sets the pace of the body from limit_rate, or the backend's X-Accel-Limit-Rate. */
+  private setPace(head: CgiResponseHead): void {
+    let rate = this.ctx.limitRate ?? 0;
+    let charset: string | undefined;
+    for (const [name, value] of head.headers) {
+      const lower = name.toLowerCase();
+      if (lower === 'x-accel-limit-rate' && this.ctx.xAccelLimitRate === true) {
+        rate = parseLimitRate(value) ?? rate;
+      } else if (
+        lower === 'x-accel-charset' &&
+        this.ctx.xAccelCharset === true &&
+        /^[A-Za-z0-9._-]+$/.test(value)
+      ) {
+        charset = value;
+      }
+    }
+    if (rate > 0) this.pace = new RateLimit(rate, this.ctx.limitRateAfter ?? 0);
+    // nginx's charset filter: the charset goes on a text type that does not name one.
+    const type = this.res.getHeader('content-type');
+    if (
+      charset !== undefined &&
+      typeof type === 'string' &&
+      /^text\//i.test(type) &&
+      !/charset=/i.test(type)
+    ) {
+      this.res.setHeader('Content-Type', `${type}; charset=${charset}`);
     }
   }
 
@@ -122,7 +163,17 @@ export class ClientResponder implements ExchangeSink {
     }
     this.sent += chunk.length;
     this.bodyBytes += chunk.length;
-    if (this.res.write(chunk)) return true;
+    const written = this.res.write(chunk);
+    const pace = this.pace;
+    if (pace !== undefined) {
+      const wait = pace.delay(this.sent, Date.now());
+      if (wait > 0) {
+        // limit_rate: the exchange pauses until the average is back under the rate.
+        this.paced = setTimeout(this.onPaced, wait);
+        return false;
+      }
+    }
+    if (written) return true;
     // The client is not reading: it gets send_timeout to take more, as nginx gives it.
     if (this.stalled === undefined && this.ctx.sendTimeout > 0) {
       this.stalled = setTimeout(this.onSendTimeout, this.ctx.sendTimeout);
@@ -178,6 +229,7 @@ export class ClientResponder implements ExchangeSink {
   private endClient(): void {
     this.finished = true;
     this.clearStall();
+    this.clearPace();
     this.exchange?.abort();
     this.res.end();
   }
@@ -190,6 +242,7 @@ export class ClientResponder implements ExchangeSink {
   private abortClient(): void {
     this.finished = true;
     this.clearStall();
+    this.clearPace();
     this.exchange?.abort();
     const socket = this.res.socket;
     if (socket === null || socket.destroyed) this.res.destroy();
@@ -198,7 +251,22 @@ export class ClientResponder implements ExchangeSink {
 
   private onDrain(): void {
     this.clearStall();
+    // A paced response resumes when its timer says so, not when the socket drains.
+    if (this.paced === undefined) this.exchange?.resume();
+  }
+
+  private onPaced(): void {
+    this.paced = undefined;
+    if (this.finished) return;
+    if (this.res.writableNeedDrain) return; // onDrain resumes
     this.exchange?.resume();
+  }
+
+  private clearPace(): void {
+    if (this.paced !== undefined) {
+      clearTimeout(this.paced);
+      this.paced = undefined;
+    }
   }
 
   private clearStall(): void {

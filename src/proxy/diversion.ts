@@ -26,6 +26,9 @@ export interface ResponseRules {
   /** error_page applies to backend responses (nginx intercept_errors). */
   readonly interceptErrors: boolean;
   readonly errorPages: ErrorPages | undefined;
+  /** X-Accel-Limit-Rate and X-Accel-Charset are acted on (not in ignore_headers). */
+  readonly xAccelLimitRate: boolean;
+  readonly xAccelCharset: boolean;
 }
 
 export type Diversion =

@@ -104,6 +104,9 @@ export interface BackendRoute {
   readonly catchStderr: readonly string[];
   /** What replaces a backend response (X-Accel-Redirect, X-Sendfile, internal redirect, error_page). */
   readonly responseRules: ResponseRules;
+  /** nginx limit_rate (bytes/s, 0: none) and limit_rate_after for the response body. */
+  readonly limitRate: number;
+  readonly limitRateAfter: number;
   /** Directories X-Sendfile may serve from (compiled roots); empty: X-Sendfile refused. */
   readonly sendfileRoots: readonly StaticRoot[];
 }

@@ -325,6 +325,10 @@ export class UpstreamRequest {
       hiddenHeaders: o.route.hiddenHeaders,
       sendTimeout: o.sendTimeout,
       forceStatus: o.forceStatus,
+      limitRate: o.route.limitRate,
+      limitRateAfter: o.route.limitRateAfter,
+      xAccelLimitRate: o.route.responseRules.xAccelLimitRate,
+      xAccelCharset: o.route.responseRules.xAccelCharset,
     });
     responder.attach(exchange);
     this.responder = responder;

@@ -192,6 +192,8 @@ class LocationRoute implements BackendRoute {
   readonly httpdErrors = false;
   readonly responseRules: ResponseRules;
   readonly sendfileRoots: readonly StaticRoot[];
+  readonly limitRate: number;
+  readonly limitRateAfter: number;
   readonly catchStderr: readonly string[];
   private readonly params: CompiledParams;
   private readonly setEnvIf: readonly SetEnvIfRule[];
@@ -242,7 +244,11 @@ class LocationRoute implements BackendRoute {
       sendfile: block.sendfile,
       interceptErrors: block.intercept_errors,
       errorPages: errorPagesOf(location.error_page ?? config.error_page),
+      xAccelLimitRate: !block.ignore_headers.includes('X-Accel-Limit-Rate'),
+      xAccelCharset: !block.ignore_headers.includes('X-Accel-Charset'),
     };
+    this.limitRate = location.limit_rate ?? config.limit_rate;
+    this.limitRateAfter = location.limit_rate_after ?? config.limit_rate_after;
   }
 
   selectionInputs(request: RouteRequest): SelectionInputs {
@@ -287,6 +293,8 @@ class ProxyPassRoute implements BackendRoute {
   readonly httpdErrors = true;
   readonly responseRules: ResponseRules;
   readonly sendfileRoots: readonly StaticRoot[];
+  readonly limitRate: number;
+  readonly limitRateAfter: number;
   /** The group of a `balancer://NAME` URL; undefined for a plain worker URL. */
   private readonly balancer: string | undefined;
   /** httpd has no fastcgi_catch_stderr. */
@@ -344,7 +352,11 @@ class ProxyPassRoute implements BackendRoute {
       sendfile: rule.sendfile,
       interceptErrors: rule.error_override,
       errorPages: errorPagesOf(config.error_page),
+      xAccelLimitRate: false,
+      xAccelCharset: false,
     };
+    this.limitRate = config.limit_rate;
+    this.limitRateAfter = config.limit_rate_after;
     this.setEnvIf = setEnvIfRules(rule.set_env_if);
     this.base = { serverName: config.server_name[0] ?? '', documentRoot: stripSlash(config.root) };
   }
