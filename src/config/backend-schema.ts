@@ -6,7 +6,9 @@ import { compileSetEnvIf } from '../cgi/set-env-if.ts';
 import { ignoreHeaders, onOffOrHeader, sendfileRoots } from './response-schema.ts';
 import { checkTemplate } from '../cgi/variables.ts';
 import { isIP } from 'node:net';
+import { isAbsolute } from 'node:path';
 import { z } from 'zod';
+import { parseSize } from '../util/sizes.ts';
 import { type BackendProtocol, parsePass } from './address.ts';
 import { DEFAULTS } from './defaults.ts';
 import {
@@ -161,6 +163,20 @@ export function bindAddress() {
     });
 }
 
+/** nginx `*_buffers number size`: memory for a buffered response, as number x size bytes. */
+function bufferCount() {
+  return z
+    .string()
+    .regex(/^\d+\s+\d+[kKmM]?$/, {
+      error: (i) => `expected "number size" (e.g. "8 4k"), got ${describeValue(i.input)}`,
+    })
+    .transform((text) => {
+      const [n, s] = text.trim().split(/\s+/) as [string, string];
+      return Number(n) * (parseSize(s) ?? 0);
+    })
+    .meta({ description: 'nginx *_buffers: number and size of the memory buffers of a response' });
+}
+
 /** The directives shared by `scgi:` and `fastcgi:` (nginx's names without the prefix). */
 function backendShape(protocol: BackendProtocol) {
   const d = DEFAULTS.backend;
@@ -202,6 +218,28 @@ function backendShape(protocol: BackendProtocol) {
       .prefault(false)
       .meta({ description: 'nginx *_ignore_client_abort: let the backend finish when the client goes away' }),
     buffer_size: size({ min: 1 }).prefault(d.buffer_size),
+    buffering: flag()
+      .prefault(true)
+      .meta({ description: 'nginx *_buffering: read the response as fast as the backend sends it' }),
+    buffers: bufferCount().prefault('8 4k'),
+    busy_buffers_size: size()
+      .optional()
+      .meta({ description: 'nginx *_busy_buffers_size (accepted; see docs)' }),
+    max_temp_file_size: size().prefault('1024m').meta({
+      description: 'nginx *_max_temp_file_size: past memory, up to this much in a temp file (0: none)',
+    }),
+    temp_file_write_size: size()
+      .optional()
+      .meta({ description: 'nginx *_temp_file_write_size (accepted; see docs)' }),
+    temp_path: z
+      .string()
+      .refine((p) => isAbsolute(p), {
+        error: (i) => `expected an absolute path, got ${describeValue(i.input)}`,
+      })
+      .optional()
+      .meta({
+        description: 'nginx *_temp_path: where buffered responses spill (default: client_body_temp_path)',
+      }),
     connect_timeout: duration().prefault(d.connect_timeout),
     send_timeout: duration().prefault(d.send_timeout),
     read_timeout: duration().prefault(d.read_timeout),

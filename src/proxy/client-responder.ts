@@ -3,6 +3,8 @@ import { type CgiResponseHead, HOP_BY_HOP_RESPONSE_HEADERS } from '../cgi/respon
 import { type GatewayError, ProtocolError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ExchangeSink } from '../transport/exchange.ts';
+import type { ResponseQueueOptions } from '../buffering/response-queue.ts';
+import { BufferedWriter } from './buffered-writer.ts';
 import { sendErrorPage } from './error-page.ts';
 import { parseLimitRate, RateLimit } from './rate-limit.ts';
 
@@ -30,6 +32,13 @@ export interface ResponderContext {
   /** The backend's X-Accel-Limit-Rate / X-Accel-Charset are acted on (not in ignore_headers). */
   readonly xAccelLimitRate?: boolean | undefined;
   readonly xAccelCharset?: boolean | undefined;
+  /**
+   * nginx `*_buffering`: where a slow client's part of the response waits (undefined: off);
+   * X-Accel-Buffering may switch it per response when `xAccelBuffering` is true.
+   */
+  readonly buffering?: ResponseQueueOptions | undefined;
+  readonly bufferingOn?: boolean | undefined;
+  readonly xAccelBuffering?: boolean | undefined;
 }
 
 /**
@@ -57,6 +66,10 @@ export class ClientResponder implements ExchangeSink {
   /** limit_rate: the pace of the body, and the timer of the current pause. */
   private pace: RateLimit | undefined;
   private paced: NodeJS.Timeout | undefined;
+  /** Response buffering: the body's way to the client, and its state. */
+  private writer: BufferedWriter | undefined;
+  private fullPause = false;
+  private endPending = false;
   /** Status sent to the client, for the access log. */
   status = 0;
   /** Body bytes sent to the client, for the access log ($body_bytes_sent). */
@@ -72,6 +85,8 @@ export class ClientResponder implements ExchangeSink {
     this.onSendTimeout = this.onSendTimeout.bind(this);
     this.onPaced = this.onPaced.bind(this);
     res.on('drain', this.onDrain);
+    // A client that leaves drops what was queued for it (and the temp file).
+    res.once('close', () => this.writer?.dispose());
   }
 
   /** The exchange to resume when the client drains, and to stop when the client needs no more. */
@@ -112,6 +127,12 @@ export class ClientResponder implements ExchangeSink {
     }
     this.status = status;
     this.setPace(head);
+    this.writer = new BufferedWriter(res, this.bufferingFor(head), () =>
+      this.ctx.log.log('warn', 'an upstream response is buffered to a temporary file', {
+        requestId: this.ctx.requestId,
+        backend: this.ctx.backend,
+      }),
+    );
     const reason = head.reason ?? STATUS_CODES[status] ?? 'Unknown';
     res.writeHead(status, reason);
     // A head that came without body bytes (an app that flushed its headers: server-sent events,
@@ -122,6 +143,20 @@ export class ClientResponder implements ExchangeSink {
       this.expected = undefined;
       this.endClient();
     }
+  }
+
+  /** Buffering for this response: the route's, unless X-Accel-Buffering says otherwise. */
+  private bufferingFor(head: CgiResponseHead): ResponseQueueOptions | undefined {
+    let on = this.ctx.bufferingOn === true;
+    if (this.ctx.xAccelBuffering === true) {
+      for (const [name, value] of head.headers) {
+        if (name.toLowerCase() !== 'x-accel-buffering') continue;
+        const v = value.trim().toLowerCase();
+        if (v === 'yes') on = true;
+        else if (v === 'no') on = false;
+      }
+    }
+    return on ? this.ctx.buffering : undefined;
   }
 
   /** Sets the pace of the body from limit_rate, or the backend's X-Accel-Limit-Rate. */
@@ -163,7 +198,9 @@ export class ClientResponder implements ExchangeSink {
     }
     this.sent += chunk.length;
     this.bodyBytes += chunk.length;
-    const written = this.res.write(chunk);
+    const writer = this.writer as BufferedWriter;
+    const result = writer.write(chunk);
+    const written = result === 'ok';
     const pace = this.pace;
     if (pace !== undefined) {
       const wait = pace.delay(this.sent, Date.now());
@@ -173,12 +210,12 @@ export class ClientResponder implements ExchangeSink {
         return false;
       }
     }
-    if (written) return true;
     // The client is not reading: it gets send_timeout to take more, as nginx gives it.
-    if (this.stalled === undefined && this.ctx.sendTimeout > 0) {
+    if ((!written || writer.pending > 0) && this.stalled === undefined && this.ctx.sendTimeout > 0) {
       this.stalled = setTimeout(this.onSendTimeout, this.ctx.sendTimeout);
     }
-    return false;
+    if (result === 'full') this.fullPause = true;
+    return written;
   }
 
   onEnd(): void {
@@ -194,6 +231,12 @@ export class ClientResponder implements ExchangeSink {
       return;
     }
     this.outcome = 'ok';
+    // Buffered: the backend is done (its connection already released); the client gets the
+    // rest as it takes it.
+    if ((this.writer?.pending ?? 0) > 0) {
+      this.endPending = true;
+      return;
+    }
     this.endClient();
   }
 
@@ -230,6 +273,7 @@ export class ClientResponder implements ExchangeSink {
     this.finished = true;
     this.clearStall();
     this.clearPace();
+    this.writer?.dispose();
     this.exchange?.abort();
     this.res.end();
   }
@@ -243,6 +287,7 @@ export class ClientResponder implements ExchangeSink {
     this.finished = true;
     this.clearStall();
     this.clearPace();
+    this.writer?.dispose();
     this.exchange?.abort();
     const socket = this.res.socket;
     if (socket === null || socket.destroyed) this.res.destroy();
@@ -250,6 +295,21 @@ export class ClientResponder implements ExchangeSink {
   }
 
   private onDrain(): void {
+    const writer = this.writer;
+    if (writer !== undefined && writer.pending > 0) {
+      if (!writer.flush()) return; // more next drain; send_timeout keeps running
+      if (this.endPending) {
+        this.clearStall();
+        this.endClient();
+        return;
+      }
+      if (this.fullPause) {
+        this.fullPause = false;
+        this.clearStall();
+        if (this.paced === undefined) this.exchange?.resume();
+        return;
+      }
+    }
     this.clearStall();
     // A paced response resumes when its timer says so, not when the socket drains.
     if (this.paced === undefined) this.exchange?.resume();
@@ -286,6 +346,7 @@ export class ClientResponder implements ExchangeSink {
     });
     this.finished = true;
     this.exchange?.abort();
+    this.writer?.dispose();
     this.res.destroy();
   }
 }

@@ -104,6 +104,13 @@ export interface BackendRoute {
   readonly catchStderr: readonly string[];
   /** What replaces a backend response (X-Accel-Redirect, X-Sendfile, internal redirect, error_page). */
   readonly responseRules: ResponseRules;
+  /** nginx *_buffering: where a slow client's share of a response waits; undefined: off. */
+  readonly buffering:
+    | { readonly memoryLimit: number; readonly maxFileBytes: number; readonly tempDir: string }
+    | undefined;
+  /** X-Accel-Buffering may switch buffering per response (not in ignore_headers). */
+  readonly xAccelBuffering: boolean;
+  readonly bufferingOn: boolean;
   /** nginx limit_rate (bytes/s, 0: none) and limit_rate_after for the response body. */
   readonly limitRate: number;
   readonly limitRateAfter: number;

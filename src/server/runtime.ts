@@ -194,6 +194,9 @@ class LocationRoute implements BackendRoute {
   readonly sendfileRoots: readonly StaticRoot[];
   readonly limitRate: number;
   readonly limitRateAfter: number;
+  readonly buffering: BackendRoute['buffering'];
+  readonly bufferingOn: boolean;
+  readonly xAccelBuffering: boolean;
   readonly catchStderr: readonly string[];
   private readonly params: CompiledParams;
   private readonly setEnvIf: readonly SetEnvIfRule[];
@@ -247,6 +250,13 @@ class LocationRoute implements BackendRoute {
       xAccelLimitRate: !block.ignore_headers.includes('X-Accel-Limit-Rate'),
       xAccelCharset: !block.ignore_headers.includes('X-Accel-Charset'),
     };
+    this.bufferingOn = block.buffering;
+    this.xAccelBuffering = !block.ignore_headers.includes('X-Accel-Buffering');
+    this.buffering = {
+      memoryLimit: block.buffers,
+      maxFileBytes: block.max_temp_file_size,
+      tempDir: block.temp_path ?? config.client_body_temp_path,
+    };
     this.limitRate = location.limit_rate ?? config.limit_rate;
     this.limitRateAfter = location.limit_rate_after ?? config.limit_rate_after;
   }
@@ -295,6 +305,9 @@ class ProxyPassRoute implements BackendRoute {
   readonly sendfileRoots: readonly StaticRoot[];
   readonly limitRate: number;
   readonly limitRateAfter: number;
+  readonly buffering: BackendRoute['buffering'];
+  readonly bufferingOn: boolean;
+  readonly xAccelBuffering: boolean;
   /** The group of a `balancer://NAME` URL; undefined for a plain worker URL. */
   private readonly balancer: string | undefined;
   /** httpd has no fastcgi_catch_stderr. */
@@ -355,6 +368,10 @@ class ProxyPassRoute implements BackendRoute {
       xAccelLimitRate: false,
       xAccelCharset: false,
     };
+    // httpd streams a backend's answer with backpressure; it reads ahead into no temp file.
+    this.bufferingOn = false;
+    this.xAccelBuffering = false;
+    this.buffering = undefined;
     this.limitRate = config.limit_rate;
     this.limitRateAfter = config.limit_rate_after;
     this.setEnvIf = setEnvIfRules(rule.set_env_if);
