@@ -9,6 +9,7 @@ import { isIP } from 'node:net';
 import { isAbsolute } from 'node:path';
 import { z } from 'zod';
 import { parseSize } from '../util/sizes.ts';
+import { parseStoreAccess } from '../buffering/response-store.ts';
 import { type BackendProtocol, parsePass } from './address.ts';
 import { DEFAULTS } from './defaults.ts';
 import {
@@ -218,6 +219,27 @@ function backendShape(protocol: BackendProtocol) {
       .prefault(false)
       .meta({ description: 'nginx *_ignore_client_abort: let the backend finish when the client goes away' }),
     buffer_size: size({ min: 1 }).prefault(d.buffer_size),
+    store: z
+      .union([z.boolean(), z.string().min(1)])
+      .prefault(false)
+      .superRefine((v, c) => {
+        if (typeof v !== 'string' || v === 'on' || v === 'off') return;
+        for (const p of checkTemplate(v).problems) c.addIssue({ code: 'custom', message: p.message });
+      })
+      .transform((v): string | undefined =>
+        v === true || v === 'on' ? '$document_root$uri' : v === false || v === 'off' ? undefined : v,
+      )
+      .meta({
+        description: 'nginx *_store: save complete 200 responses (on: root + URI; or a path template)',
+      }),
+    store_access: z
+      .string()
+      .refine((t) => parseStoreAccess(t) !== undefined, {
+        error: (i) => `expected "user:rw group:r all:r" style, got ${describeValue(i.input)}`,
+      })
+      .prefault('user:rw')
+      .transform((t) => parseStoreAccess(t) as number)
+      .meta({ description: 'nginx *_store_access: permissions of stored files' }),
     buffering: flag()
       .prefault(true)
       .meta({ description: 'nginx *_buffering: read the response as fast as the backend sends it' }),

@@ -4,6 +4,7 @@ import { type GatewayError, ProtocolError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ExchangeSink } from '../transport/exchange.ts';
 import type { ResponseQueueOptions } from '../buffering/response-queue.ts';
+import { ResponseStore } from '../buffering/response-store.ts';
 import { BufferedWriter } from './buffered-writer.ts';
 import { sendErrorPage } from './error-page.ts';
 import { parseLimitRate, RateLimit } from './rate-limit.ts';
@@ -39,6 +40,8 @@ export interface ResponderContext {
   readonly buffering?: ResponseQueueOptions | undefined;
   readonly bufferingOn?: boolean | undefined;
   readonly xAccelBuffering?: boolean | undefined;
+  /** nginx `*_store`: where a complete 200 response is saved, and with which mode. */
+  readonly store?: { readonly path: string; readonly mode: number } | undefined;
 }
 
 /**
@@ -70,6 +73,8 @@ export class ClientResponder implements ExchangeSink {
   private writer: BufferedWriter | undefined;
   private fullPause = false;
   private endPending = false;
+  /** nginx store: the file being written, until the response ends. */
+  private stored: ResponseStore | undefined;
   /** Status sent to the client, for the access log. */
   status = 0;
   /** Body bytes sent to the client, for the access log ($body_bytes_sent). */
@@ -85,8 +90,11 @@ export class ClientResponder implements ExchangeSink {
     this.onSendTimeout = this.onSendTimeout.bind(this);
     this.onPaced = this.onPaced.bind(this);
     res.on('drain', this.onDrain);
-    // A client that leaves drops what was queued for it (and the temp file).
-    res.once('close', () => this.writer?.dispose());
+    // A client that leaves drops what was queued for it (and the temp files).
+    res.once('close', () => {
+      this.writer?.dispose();
+      this.closeStore(false);
+    });
   }
 
   /** The exchange to resume when the client drains, and to stop when the client needs no more. */
@@ -127,6 +135,7 @@ export class ClientResponder implements ExchangeSink {
     }
     this.status = status;
     this.setPace(head);
+    this.openStore(status);
     this.writer = new BufferedWriter(res, this.bufferingFor(head), () =>
       this.ctx.log.log('warn', 'an upstream response is buffered to a temporary file', {
         requestId: this.ctx.requestId,
@@ -142,6 +151,41 @@ export class ClientResponder implements ExchangeSink {
       // Nothing of the body reaches the client; stop reading the backend now.
       this.expected = undefined;
       this.endClient();
+    }
+  }
+
+  /** nginx store: a 200 GET response is written to a temp file as it passes. */
+  private openStore(status: number): void {
+    const store = this.ctx.store;
+    if (store === undefined || status !== 200 || this.ctx.method !== 'GET') return;
+    try {
+      this.stored = new ResponseStore(store.path, store.mode);
+    } catch (error) {
+      this.ctx.log.log(
+        'error',
+        `store: cannot create a file for ${store.path} (${(error as Error).message})`,
+        {
+          requestId: this.ctx.requestId,
+          backend: this.ctx.backend,
+        },
+      );
+    }
+  }
+
+  /** Ends the store: the file takes its place if the response was complete, else nothing. */
+  private closeStore(complete: boolean): void {
+    const stored = this.stored;
+    if (stored === undefined) return;
+    this.stored = undefined;
+    try {
+      if (complete) stored.commit();
+      else stored.discard();
+    } catch (error) {
+      stored.discard();
+      this.ctx.log.log('error', `store: ${(error as Error).message}`, {
+        requestId: this.ctx.requestId,
+        backend: this.ctx.backend,
+      });
     }
   }
 
@@ -198,6 +242,7 @@ export class ClientResponder implements ExchangeSink {
     }
     this.sent += chunk.length;
     this.bodyBytes += chunk.length;
+    this.stored?.write(chunk);
     const writer = this.writer as BufferedWriter;
     const result = writer.write(chunk);
     const written = result === 'ok';
@@ -231,6 +276,8 @@ export class ClientResponder implements ExchangeSink {
       return;
     }
     this.outcome = 'ok';
+    // The backend's whole answer is in: store's file takes its place now.
+    this.closeStore(true);
     // Buffered: the backend is done (its connection already released); the client gets the
     // rest as it takes it.
     if ((this.writer?.pending ?? 0) > 0) {
@@ -242,6 +289,7 @@ export class ClientResponder implements ExchangeSink {
 
   onError(error: GatewayError): void {
     if (this.finished) return;
+    this.closeStore(false);
     this.error = error;
     this.outcome = 'error';
     // nginx logs what the client did (went away mid-body) at info, backend faults at error.
@@ -284,6 +332,7 @@ export class ClientResponder implements ExchangeSink {
    * queued on the socket when the backend's end arrives in the same read as its last bytes.
    */
   private abortClient(): void {
+    this.closeStore(false);
     this.finished = true;
     this.clearStall();
     this.clearPace();

@@ -326,6 +326,7 @@ export class UpstreamRequest {
       sendTimeout: o.sendTimeout,
       forceStatus: o.forceStatus,
       buffering: o.route.buffering,
+      store: o.route.storeFor(o.request),
       bufferingOn: o.route.bufferingOn,
       xAccelBuffering: o.route.xAccelBuffering,
       limitRate: o.route.limitRate,

@@ -4,7 +4,7 @@ import type { RequestFacts } from '../cgi/request-facts.ts';
 import { buildEnv, type CompiledParams, compileParams, type ParamSpec } from '../cgi/env.ts';
 import { applySetEnvIf, compileSetEnvIf, type SetEnvIfRule, type SetEnvIfSpec } from '../cgi/set-env-if.ts';
 import { APACHE_COMPILE_OPTIONS, apacheParams, stockParams } from '../cgi/stock-params.ts';
-import { VariableContext } from '../cgi/variables.ts';
+import { compileTemplate, type Template, VariableContext } from '../cgi/variables.ts';
 import { parseListenAddress } from '../config/address.ts';
 import type {
   FastCgiConfig,
@@ -189,6 +189,8 @@ class LocationRoute implements BackendRoute {
   readonly upstream: CompiledUpstream;
   readonly nextUpstream: NextUpstreamRules;
   readonly httpdWorker = false;
+  private readonly store: Template | undefined;
+  private readonly storeMode: number;
   readonly httpdErrors = false;
   readonly responseRules: ResponseRules;
   readonly sendfileRoots: readonly StaticRoot[];
@@ -250,6 +252,8 @@ class LocationRoute implements BackendRoute {
       xAccelLimitRate: !block.ignore_headers.includes('X-Accel-Limit-Rate'),
       xAccelCharset: !block.ignore_headers.includes('X-Accel-Charset'),
     };
+    this.store = block.store === undefined ? undefined : compileTemplate(block.store);
+    this.storeMode = block.store_access;
     this.bufferingOn = block.buffering;
     this.xAccelBuffering = !block.ignore_headers.includes('X-Accel-Buffering');
     this.buffering = {
@@ -263,6 +267,15 @@ class LocationRoute implements BackendRoute {
 
   selectionInputs(request: RouteRequest): SelectionInputs {
     return selectionInputs(this.upstream, request, this.base);
+  }
+
+  storeFor(request: RouteRequest): { readonly path: string; readonly mode: number } | undefined {
+    const store = this.store;
+    if (store === undefined) return undefined;
+    const path = store.evaluate(new VariableContext(facts(request, this.base)));
+    // A directory (or nothing) cannot be stored as a file.
+    if (path === '' || path.endsWith('/') || !path.startsWith('/')) return undefined;
+    return { path, mode: this.storeMode };
   }
 
   buildEnv(request: RouteRequest): Param[] {
@@ -301,6 +314,9 @@ class ProxyPassRoute implements BackendRoute {
   readonly nextUpstream: NextUpstreamRules = DEFAULT_NEXT_UPSTREAM;
   readonly httpdWorker: boolean;
   readonly httpdErrors = true;
+  storeFor(): undefined {
+    return undefined;
+  }
   readonly responseRules: ResponseRules;
   readonly sendfileRoots: readonly StaticRoot[];
   readonly limitRate: number;
