@@ -219,6 +219,9 @@ function backendShape(protocol: BackendProtocol) {
       .prefault(false)
       .meta({ description: 'nginx *_ignore_client_abort: let the backend finish when the client goes away' }),
     buffer_size: size({ min: 1 }).prefault(d.buffer_size),
+    force_ranges: flag()
+      .prefault(false)
+      .meta({ description: 'nginx *_force_ranges: byte ranges on responses without Accept-Ranges' }),
     store: z
       .union([z.boolean(), z.string().min(1)])
       .prefault(false)

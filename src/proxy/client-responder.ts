@@ -5,6 +5,7 @@ import type { Logger } from '../observability/logger.ts';
 import type { ExchangeSink } from '../transport/exchange.ts';
 import type { ResponseQueueOptions } from '../buffering/response-queue.ts';
 import { ResponseStore } from '../buffering/response-store.ts';
+import { planUpstreamRange, type RangeRequest } from './upstream-range.ts';
 import { BufferedWriter } from './buffered-writer.ts';
 import { sendErrorPage } from './error-page.ts';
 import { parseLimitRate, RateLimit } from './rate-limit.ts';
@@ -40,6 +41,9 @@ export interface ResponderContext {
   readonly buffering?: ResponseQueueOptions | undefined;
   readonly bufferingOn?: boolean | undefined;
   readonly xAccelBuffering?: boolean | undefined;
+  /** The request's Range / If-Range, and nginx `*_force_ranges`. */
+  readonly range?: RangeRequest | undefined;
+  readonly forceRanges?: boolean | undefined;
   /** nginx `*_store`: where a complete 200 response is saved, and with which mode. */
   readonly store?: { readonly path: string; readonly mode: number } | undefined;
 }
@@ -75,6 +79,8 @@ export class ClientResponder implements ExchangeSink {
   private endPending = false;
   /** nginx store: the file being written, until the response ends. */
   private stored: ResponseStore | undefined;
+  /** 206: bytes still to skip and to send of the backend's body. */
+  private window: { skip: number; take: number } | undefined;
   /** Status sent to the client, for the access log. */
   status = 0;
   /** Body bytes sent to the client, for the access log ($body_bytes_sent). */
@@ -133,9 +139,10 @@ export class ClientResponder implements ExchangeSink {
     if (head.contentLength !== undefined && status !== 204 && status !== 304) {
       res.setHeader('Content-Length', head.contentLength);
     }
+    this.openStore(status);
+    status = this.applyRange(head, status);
     this.status = status;
     this.setPace(head);
-    this.openStore(status);
     this.writer = new BufferedWriter(res, this.bufferingFor(head), () =>
       this.ctx.log.log('warn', 'an upstream response is buffered to a temporary file', {
         requestId: this.ctx.requestId,
@@ -152,6 +159,32 @@ export class ClientResponder implements ExchangeSink {
       this.expected = undefined;
       this.endClient();
     }
+  }
+
+  /**
+   * Byte ranges of the backend's answer (upstream-range.ts): 206 with the window the client
+   * asked for, or 416; the store, if any, still gets the whole body.
+   */
+  private applyRange(head: CgiResponseHead, status: number): number {
+    const request = this.ctx.range;
+    if (request === undefined || status !== head.status) return status;
+    const force = this.ctx.forceRanges === true;
+    const plan = planUpstreamRange(request, this.ctx.method, head, force);
+    const res = this.res;
+    if (force && status === 200 && head.contentLength !== undefined && !res.hasHeader('accept-ranges')) {
+      res.setHeader('Accept-Ranges', 'bytes');
+    }
+    if (plan.kind === 'none') return status;
+    if (plan.kind === 'unsatisfiable') {
+      res.setHeader('Content-Range', `bytes */${plan.size}`);
+      res.setHeader('Content-Length', 0);
+      this.bodyAllowed = false;
+      return 416;
+    }
+    res.setHeader('Content-Range', `bytes ${plan.start}-${plan.end}/${plan.size}`);
+    res.setHeader('Content-Length', plan.end - plan.start + 1);
+    this.window = { skip: plan.start, take: plan.end - plan.start + 1 };
+    return 206;
   }
 
   /** nginx store: a 200 GET response is written to a temp file as it passes. */
@@ -241,8 +274,31 @@ export class ClientResponder implements ExchangeSink {
       if (chunk.length > room) chunk = chunk.subarray(0, room);
     }
     this.sent += chunk.length;
-    this.bodyBytes += chunk.length;
     this.stored?.write(chunk);
+    const window = this.window;
+    if (window !== undefined) {
+      // 206: only the asked-for window goes to the client.
+      if (window.skip >= chunk.length) {
+        window.skip -= chunk.length;
+        return true;
+      }
+      chunk = chunk.subarray(window.skip, Math.min(chunk.length, window.skip + window.take));
+      window.skip = 0;
+      window.take -= chunk.length;
+      if (window.take === 0 && this.stored === undefined) {
+        // The window is sent: the rest of the backend's answer is not needed.
+        this.bodyBytes += chunk.length;
+        this.writer?.write(chunk);
+        this.outcome = 'ok';
+        this.window = undefined;
+        this.bodyAllowed = false;
+        if ((this.writer?.pending ?? 0) > 0) this.endPending = true;
+        else this.endClient();
+        return true;
+      }
+      if (chunk.length === 0) return true;
+    }
+    this.bodyBytes += chunk.length;
     const writer = this.writer as BufferedWriter;
     const result = writer.write(chunk);
     const written = result === 'ok';

@@ -111,6 +111,8 @@ export interface BackendRoute {
   /** X-Accel-Buffering may switch buffering per response (not in ignore_headers). */
   readonly xAccelBuffering: boolean;
   readonly bufferingOn: boolean;
+  /** nginx *_force_ranges: byte ranges even when the backend does not say Accept-Ranges. */
+  readonly forceRanges: boolean;
   /** nginx *_store: where this request's complete 200 response is saved; undefined: not stored. */
   storeFor(request: RouteRequest): { readonly path: string; readonly mode: number } | undefined;
   /** nginx limit_rate (bytes/s, 0: none) and limit_rate_after for the response body. */

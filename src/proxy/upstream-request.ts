@@ -40,6 +40,7 @@ import { ClientResponder, type ExchangeControl } from './client-responder.ts';
 import type { CgiResponseHead } from '../cgi/response-head.ts';
 import { type Diversion, divertResponse } from './diversion.ts';
 import { httpdStatus } from './httpd-status.ts';
+import type { RangeRequest } from './upstream-range.ts';
 import { errorCondition, maxTries, mayRetry, statusCondition } from './next-upstream.ts';
 import type { BackendRoute, RouteRequest } from './route.ts';
 
@@ -326,6 +327,8 @@ export class UpstreamRequest {
       sendTimeout: o.sendTimeout,
       forceStatus: o.forceStatus,
       buffering: o.route.buffering,
+      range: rangeRequest(o.request.rawHeaders),
+      forceRanges: o.route.forceRanges,
       store: o.route.storeFor(o.request),
       bufferingOn: o.route.bufferingOn,
       xAccelBuffering: o.route.xAccelBuffering,
@@ -375,6 +378,18 @@ export class UpstreamRequest {
 }
 
 const NO_BODY = Buffer.alloc(0);
+
+/** The request's Range and If-Range (first of each), or undefined without a Range. */
+function rangeRequest(raw: readonly string[]): RangeRequest | undefined {
+  let range: string | undefined;
+  let ifRange: string | undefined;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = (raw[i] as string).toLowerCase();
+    if (name === 'range') range ??= raw[i + 1];
+    else if (name === 'if-range') ifRange ??= raw[i + 1];
+  }
+  return range === undefined ? undefined : { range, ifRange };
+}
 
 /** The body of a request that can share a multiplexed connection: none, or small and in memory. */
 function inlineBody(body: RequestBody): Buffer | undefined {

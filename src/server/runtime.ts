@@ -189,6 +189,7 @@ class LocationRoute implements BackendRoute {
   readonly upstream: CompiledUpstream;
   readonly nextUpstream: NextUpstreamRules;
   readonly httpdWorker = false;
+  readonly forceRanges: boolean;
   private readonly store: Template | undefined;
   private readonly storeMode: number;
   readonly httpdErrors = false;
@@ -252,6 +253,7 @@ class LocationRoute implements BackendRoute {
       xAccelLimitRate: !block.ignore_headers.includes('X-Accel-Limit-Rate'),
       xAccelCharset: !block.ignore_headers.includes('X-Accel-Charset'),
     };
+    this.forceRanges = block.force_ranges;
     this.store = block.store === undefined ? undefined : compileTemplate(block.store);
     this.storeMode = block.store_access;
     this.bufferingOn = block.buffering;
@@ -314,6 +316,8 @@ class ProxyPassRoute implements BackendRoute {
   readonly nextUpstream: NextUpstreamRules = DEFAULT_NEXT_UPSTREAM;
   readonly httpdWorker: boolean;
   readonly httpdErrors = true;
+  /** httpd has no range filter for proxied responses of its own. */
+  readonly forceRanges = false;
   storeFor(): undefined {
     return undefined;
   }
