@@ -166,6 +166,14 @@ function proxyPassSchema() {
     ),
     sendfile: onOffOrHeader('X-Sendfile', false, 'ProxySCGISendfile: serve the file the header names'),
     sendfile_roots: sendfileRoots(),
+    flushpackets: z
+      .enum(['on', 'off', 'auto'])
+      .prefault('on')
+      .meta({ description: 'worker flushpackets: accepted; Portico always forwards at once (on)' }),
+    flushwait: duration()
+      .prefault('10ms')
+      .refine((ms) => ms <= 1000, { error: 'flushwait is at most 1000 ms (httpd)' })
+      .meta({ description: 'worker flushwait: accepted; there is no flush delay in Portico' }),
     error_override: flag()
       .prefault(false)
       .meta({ description: 'ProxyErrorOverride: error_page applies to backend error statuses' }),

@@ -29,6 +29,8 @@ export interface ResponseRules {
   /** X-Accel-Limit-Rate and X-Accel-Charset are acted on (not in ignore_headers). */
   readonly xAccelLimitRate: boolean;
   readonly xAccelCharset: boolean;
+  /** ignore_headers, lower-case: their special meaning is off (cache-validity.ts reads it too). */
+  readonly ignoredHeaders: ReadonlySet<string>;
 }
 
 export type Diversion =

@@ -38,6 +38,7 @@ import { PooledExchange } from '../transport/pooled-exchange.ts';
 import { type AttemptDecisions, AttemptSink } from './attempt-sink.ts';
 import { ClientResponder, type ExchangeControl } from './client-responder.ts';
 import type { CgiResponseHead } from '../cgi/response-head.ts';
+import { cacheValidity, type Validity } from './cache-validity.ts';
 import { type Diversion, divertResponse } from './diversion.ts';
 import { httpdStatus } from './httpd-status.ts';
 import type { RangeRequest } from './upstream-range.ts';
@@ -73,6 +74,8 @@ export class UpstreamRequest {
   responder: ClientResponder | undefined;
   /** Set when the response was replaced: the pipeline routes again or serves a file. */
   diversion: Diversion | undefined;
+  /** How long the last backend answer could be reused (X-Accel-Expires, Cache-Control...). */
+  validity: Validity | undefined;
   private readonly o: UpstreamRequestOptions;
   private readonly tried = new Set<string>();
   private readonly ctx: SelectionContext;
@@ -360,7 +363,10 @@ export class UpstreamRequest {
 
   /** What replaces a response, by the route's rules (X-Accel-Redirect, error_page, ...). */
   divert(head: CgiResponseHead): Diversion | undefined {
-    return divertResponse(head, this.o.route.responseRules);
+    const rules = this.o.route.responseRules;
+    // Kept for the cache to come: how long this answer could be reused (nginx's rules).
+    this.validity = cacheValidity(head, rules.ignoredHeaders, Date.now());
+    return divertResponse(head, rules);
   }
 
   /** The error as the client is to see it: httpd's statuses on ProxyPass routes. */

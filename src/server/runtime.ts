@@ -250,6 +250,7 @@ class LocationRoute implements BackendRoute {
       sendfile: block.sendfile,
       interceptErrors: block.intercept_errors,
       errorPages: errorPagesOf(location.error_page ?? config.error_page),
+      ignoredHeaders: new Set(block.ignore_headers.map((h) => h.toLowerCase())),
       xAccelLimitRate: !block.ignore_headers.includes('X-Accel-Limit-Rate'),
       xAccelCharset: !block.ignore_headers.includes('X-Accel-Charset'),
     };
@@ -385,6 +386,7 @@ class ProxyPassRoute implements BackendRoute {
       sendfile: rule.sendfile,
       interceptErrors: rule.error_override,
       errorPages: errorPagesOf(config.error_page),
+      ignoredHeaders: new Set<string>(),
       xAccelLimitRate: false,
       xAccelCharset: false,
     };

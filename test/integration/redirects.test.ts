@@ -124,10 +124,13 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
       assert.equal((await httpRequest(gw.url, { path: '/loop' })).status, 500);
     });
 
-    it('a local Location without Status: 302 on a location, followed with internal_redirect / on proxy_pass', async () => {
+    it('a local Location without Status: 302 on a location; followed with internal_redirect on, and on proxy_pass', async () => {
       const plain = await httpRequest(gw.url, { path: '/local' });
       assert.equal(plain.status, 302);
       assert.equal(plain.headers.location, '/protected/file?via=location');
+      const followed = await httpRequest(gw.url, { path: '/follow/local' });
+      assert.equal(followed.status, 200);
+      assert.match(followed.body.toString(), /^protected GET via=location /);
       const apache = await httpRequest(gw.url, { path: '/apache/local' });
       assert.equal(apache.status, 200);
       assert.match(apache.body.toString(), /^protected GET via=location /);
@@ -148,6 +151,11 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
         headers: { 'if-none-match': String(res.headers.etag) },
       });
       assert.equal(again.status, 304);
+      const since = await httpRequest(gw.url, {
+        path: '/files/sendfile',
+        headers: { 'if-modified-since': String(res.headers['last-modified']) },
+      });
+      assert.equal(since.status, 304);
       const head = await httpRequest(gw.url, { path: '/files/sendfile', method: 'HEAD' });
       assert.equal(head.status, 200);
       assert.equal(head.body.length, 0);
