@@ -216,34 +216,19 @@ export class UpstreamRequest {
       keepConn: route.keepConn,
     });
     sink.attach(exchange);
-    let onGone: () => void = () => {};
-    // A client that goes away aborts the backend request (the connection is closed), unless
-    // ignore_client_abort lets a committed response run to its end, read and dropped.
-    const closed = new Promise<void>((resolve) => {
-      onGone = () => {
-        if (route.ignoreClientAbort && this.responder !== undefined && !sink.done) {
-          sink.discardRest();
-          void sink.ended.then(resolve);
-          return;
-        }
-        exchange.abort();
-        sink.clientGone();
-        resolve();
-      };
-      res.once('close', onGone);
-    });
+    const client = this.watchClient(exchange, sink);
     try {
       exchange.start();
     } catch (error) {
       // The request could not be encoded (EncodeError, 500): ours, not the member's fault.
-      res.off('close', onGone);
+      client.stop();
       exchange.abort();
       group.release(member);
       throw error;
     }
     const outcome = await sink.outcome;
-    if (outcome.kind === 'retry' || outcome.kind === 'diverted') res.off('close', onGone);
-    else await closed;
+    if (outcome.kind === 'retry' || outcome.kind === 'diverted') client.stop();
+    else await client.closed;
     if (outcome.kind === 'diverted') this.diverted(member, outcome.diversion);
     group.release(member, { bytesIn: exchange.bytesRead, bytesOut: exchange.bytesWritten });
     return outcome.kind === 'retry' ? 'retry' : 'done';
@@ -284,10 +269,30 @@ export class UpstreamRequest {
       group.release(member);
       return 'done';
     }
+    const client = this.watchClient(exchange, sink);
+    const outcome = await sink.outcome;
+    if (outcome.kind === 'retry' || outcome.kind === 'diverted') client.stop();
+    else await client.closed;
+    if (outcome.kind === 'diverted') this.diverted(member, outcome.diversion);
+    group.release(member, { bytesIn: exchange.bytesRead, bytesOut: exchange.bytesWritten });
+    return outcome.kind === 'retry' ? 'retry' : 'done';
+  }
+
+  /**
+   * Watches the client while an attempt runs: a client that goes away aborts the backend
+   * request (the connection is closed), unless ignore_client_abort lets a committed response
+   * run to its end, read and dropped. `closed` resolves when the attempt is over for the client;
+   * `stop` ends the watch (the attempt is retried or diverted).
+   */
+  private watchClient(
+    exchange: ExchangeControl,
+    sink: AttemptSink,
+  ): { readonly closed: Promise<void>; stop(): void } {
+    const res = this.o.res;
     let onGone: () => void = () => {};
     const closed = new Promise<void>((resolve) => {
       onGone = () => {
-        if (route.ignoreClientAbort && this.responder !== undefined && !sink.done) {
+        if (this.o.route.ignoreClientAbort && this.responder !== undefined && !sink.done) {
           sink.discardRest();
           void sink.ended.then(resolve);
           return;
@@ -298,12 +303,7 @@ export class UpstreamRequest {
       };
       res.once('close', onGone);
     });
-    const outcome = await sink.outcome;
-    if (outcome.kind === 'retry' || outcome.kind === 'diverted') res.off('close', onGone);
-    else await closed;
-    if (outcome.kind === 'diverted') this.diverted(member, outcome.diversion);
-    group.release(member, { bytesIn: exchange.bytesRead, bytesOut: exchange.bytesWritten });
-    return outcome.kind === 'retry' ? 'retry' : 'done';
+    return { closed, stop: () => res.off('close', onGone) };
   }
 
   /** nginx's rules for this request, after `attempts` tries. */

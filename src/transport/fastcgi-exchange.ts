@@ -11,11 +11,10 @@ import {
   RecordType,
 } from '../protocol/fastcgi/index.ts';
 import { type ExchangeOptions, type ExchangeRequest, type ExchangeSink, SocketExchange } from './exchange.ts';
+import { StderrLines } from './stderr-lines.ts';
 
 /** nginx and httpd always use request id 1 on a non-multiplexed connection. */
 const REQUEST_ID = 1;
-/** A stderr line longer than this is logged in pieces: a backend cannot grow our memory. */
-const MAX_STDERR_LINE = 4096;
 
 export interface FastCgiExchangeOptions extends ExchangeOptions {
   /**
@@ -42,7 +41,7 @@ export class FastCgiExchange extends SocketExchange implements FastCgiRecordHand
   private readonly decoder: FastCgiRecordDecoder;
   private readonly keepConn: boolean;
   private stdoutClosed = false;
-  private stderrLine = '';
+  private readonly stderr: StderrLines;
   /** A clean END_REQUEST was decoded; the exchange completes once the rest of its read is seen. */
   private endSeen = false;
   /** Bytes after END_REQUEST in the same read. */
@@ -57,6 +56,7 @@ export class FastCgiExchange extends SocketExchange implements FastCgiRecordHand
     super(socket, request, sink, false, options);
     this.keepConn = options?.keepConn === true;
     this.decoder = new FastCgiRecordDecoder(this);
+    this.stderr = new StderrLines((line) => this.sink.onStderr(line));
   }
 
   protected encodeHead(inlineBody: Buffer | undefined): Buffer {
@@ -128,7 +128,7 @@ export class FastCgiExchange extends SocketExchange implements FastCgiRecordHand
         // A stderr message without a newline (php-fpm's "PHP message: ..." records have none)
         // is complete once stdout follows: logged, and checked for catch_stderr, before the
         // head it may invalidate.
-        if (this.stderrLine.length > 0) this.flushStderr();
+        if (this.stderr.partial) this.stderr.flush();
         if (content.length === 0) {
           this.stdoutClosed = true;
         } else if (this.stdoutClosed) {
@@ -138,10 +138,10 @@ export class FastCgiExchange extends SocketExchange implements FastCgiRecordHand
         }
         return;
       case RecordType.STDERR:
-        this.collectStderr(content);
+        this.stderr.push(content);
         return;
       case RecordType.END_REQUEST: {
-        this.flushStderr();
+        this.stderr.flush();
         const end = decodeEndRequest(content);
         const error = endRequestError(end.protocolStatus);
         if (error !== undefined) this.fail(error);
@@ -156,26 +156,5 @@ export class FastCgiExchange extends SocketExchange implements FastCgiRecordHand
           ),
         );
     }
-  }
-
-  private collectStderr(content: Buffer): void {
-    let text = this.stderrLine + content.toString('latin1');
-    let newline = text.indexOf('\n');
-    while (newline !== -1) {
-      const line = text.slice(0, newline).replace(/\r$/, '');
-      if (line.length > 0) this.sink.onStderr(line);
-      text = text.slice(newline + 1);
-      newline = text.indexOf('\n');
-    }
-    while (text.length > MAX_STDERR_LINE) {
-      this.sink.onStderr(text.slice(0, MAX_STDERR_LINE));
-      text = text.slice(MAX_STDERR_LINE);
-    }
-    this.stderrLine = text;
-  }
-
-  private flushStderr(): void {
-    if (this.stderrLine.length > 0) this.sink.onStderr(this.stderrLine);
-    this.stderrLine = '';
   }
 }

@@ -14,9 +14,7 @@ import { CgiResponseHeadParser } from '../cgi/response-head.ts';
 import { ClientRequestError, type GatewayError, UpstreamError, UpstreamTimeoutError } from '../errors.ts';
 import { decodeEndRequest, encodeFastCgiRequestHead, endRequestError } from '../protocol/fastcgi/index.ts';
 import { asGatewayError, type ExchangeRequest, type ExchangeSink } from './exchange.ts';
-
-/** A stderr line longer than this is logged in pieces. */
-const MAX_STDERR_LINE = 4096;
+import { StderrLines } from './stderr-lines.ts';
 
 /** What the exchange needs of its connection. */
 export interface MuxLink {
@@ -41,7 +39,7 @@ export class MuxExchange {
   private readonly queue: Buffer[] = [];
   private queued = 0;
   private endPending = false;
-  private stderrLine = '';
+  private readonly stderr: StderrLines;
   private readonly timer: NodeJS.Timeout;
 
   constructor(link: MuxLink, id: number, request: ExchangeRequest, sink: ExchangeSink, bufferLimit: number) {
@@ -55,6 +53,7 @@ export class MuxExchange {
       allowStatusLine: false,
     });
     this.timer = setTimeout(() => this.timedOut(), request.readTimeout);
+    this.stderr = new StderrLines((line) => this.sink.onStderr(line));
   }
 
   /** Sends the request: BEGIN_REQUEST (keep-conn) + PARAMS + the body inline + end of STDIN. */
@@ -74,7 +73,7 @@ export class MuxExchange {
     if (this.done) return;
     this.bytesRead += content.length;
     this.timer.refresh();
-    if (this.stderrLine.length > 0) this.flushStderr();
+    if (this.stderr.partial) this.stderr.flush();
     if (!this.headDone) {
       let head: CgiResponseHead | undefined;
       try {
@@ -95,19 +94,7 @@ export class MuxExchange {
   onStderr(content: Buffer): void {
     if (this.done) return;
     this.timer.refresh();
-    let text = this.stderrLine + content.toString('latin1');
-    let newline = text.indexOf('\n');
-    while (newline !== -1) {
-      const line = text.slice(0, newline).replace(/\r$/, '');
-      if (line.length > 0) this.sink.onStderr(line);
-      text = text.slice(newline + 1);
-      newline = text.indexOf('\n');
-    }
-    while (text.length > MAX_STDERR_LINE) {
-      this.sink.onStderr(text.slice(0, MAX_STDERR_LINE));
-      text = text.slice(MAX_STDERR_LINE);
-    }
-    this.stderrLine = text;
+    this.stderr.push(content);
   }
 
   onEndRequest(content: Buffer): void {
@@ -115,7 +102,7 @@ export class MuxExchange {
       this.link.finished(this.id, true);
       return;
     }
-    this.flushStderr();
+    this.stderr.flush();
     const error = endRequestError(decodeEndRequest(content).protocolStatus);
     if (error !== undefined) {
       this.fail(error, true);
@@ -202,11 +189,6 @@ export class MuxExchange {
       return;
     }
     if (!this.sink.onBody(chunk)) this.paused = true;
-  }
-
-  private flushStderr(): void {
-    if (this.stderrLine.length > 0) this.sink.onStderr(this.stderrLine);
-    this.stderrLine = '';
   }
 
   private timedOut(): void {
