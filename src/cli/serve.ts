@@ -4,7 +4,9 @@
  * the operator who does not want to wait.
  */
 import { constants } from 'node:os';
+import cluster from 'node:cluster';
 import { ConfigError } from '../errors.ts';
+import { resolveWorkers, runPrimary, SHUTDOWN_MESSAGE } from '../server/cluster.ts';
 import { formatIssue, loadOrReport } from './check.ts';
 
 interface Running {
@@ -29,11 +31,19 @@ function untilSignal(): { readonly signal: Promise<NodeJS.Signals>; dispose(): v
     received = true;
     resolveSignal(name);
   };
+  // A cluster worker is also told by its primary (workers: N); a repeat of that is no hurry.
+  const onMessage = (message: unknown): void => {
+    if (message !== SHUTDOWN_MESSAGE || received) return;
+    received = true;
+    resolveSignal('SIGTERM');
+  };
   for (const name of SIGNALS) process.on(name, onSignal);
+  process.on('message', onMessage);
   return {
     signal,
     dispose: () => {
       for (const name of SIGNALS) process.off(name, onSignal);
+      process.off('message', onMessage);
     },
   };
 }
@@ -74,8 +84,18 @@ export async function runServe(file: string): Promise<number> {
   const outcome = await loadOrReport(file);
   if ('exitCode' in outcome) return outcome.exitCode;
   const { config } = outcome;
+  const workers = resolveWorkers(config.workers);
+  if (workers > 1 && cluster.isPrimary) {
+    return runPrimary({ workers, log: (line) => process.stderr.write(`${line}\n`) });
+  }
   const { startGateway } = await import('../server/gateway.ts');
-  return runUntilSignal(() => startGateway(config, { configFile: file }), config.shutdown_timeout);
+  const status = await runUntilSignal(
+    () => startGateway(config, { configFile: file }),
+    config.shutdown_timeout,
+  );
+  // A cluster worker's IPC channel would keep it alive after the drain.
+  if (cluster.isWorker && process.connected) process.disconnect();
+  return status;
 }
 
 /** The demo's contract (src/demo/index.ts). */

@@ -268,6 +268,7 @@ export function formatConfigSummary(config: PorticoConfig, file: string): string
     `root: ${config.root}`,
     `client: client_max_body_size ${formatSize(config.client_max_body_size)}${config.client_max_body_size === 0 ? ' (unlimited)' : ''}, client_body_buffer_size ${formatSize(config.client_body_buffer_size)}, client_body_temp_path ${config.client_body_temp_path}`,
     `request head: large_client_header_buffers ${config.large_client_header_buffers.number} x ${formatSize(config.large_client_header_buffers.size)} (${formatSize(config.large_client_header_buffers.number * config.large_client_header_buffers.size)} at most)`,
+    `workers: ${config.workers === 'auto' ? 'auto (one per core)' : config.workers}`,
     `timeouts: client_header ${formatDuration(config.client_header_timeout)}, client_body ${formatDuration(config.client_body_timeout)}, send ${formatDuration(config.send_timeout)}, keepalive ${formatDuration(config.keepalive_timeout)} (${config.keepalive_requests} requests), shutdown ${formatDuration(config.shutdown_timeout)}`,
     `error_log: ${config.error_log.path} (${config.error_log.level})`,
     `access_log: ${config.access_log.path}${config.access_log.path === 'off' ? '' : ` (${config.access_log.format})`}`,

@@ -34,6 +34,11 @@ export const DEFAULTS = {
   large_client_header_buffers: '4 8k',
   /** Long enough for slow backends to finish, short of the 90s many process managers wait before SIGKILL. */
   shutdown_timeout: '30s',
+  /**
+   * nginx worker_processes 1 (its built-in default; the stock nginx.conf says auto). One Node
+   * process is Portico's library default too; `auto` runs one per core.
+   */
+  workers: 1 as number | 'auto',
   /** nginx logs errors to stderr at `error`; `info` also shows start-up and shutdown. */
   error_log: { path: 'stderr', level: 'info' },
   /** nginx: `access_log logs/access.log combined`; stdout suits containers and process managers. */

@@ -444,6 +444,14 @@ export function createConfigSchema(ctx: SchemaContext) {
     keepalive_requests: z.int().min(0).prefault(DEFAULTS.keepalive_requests),
     large_client_header_buffers: largeHeaderBuffers().prefault(DEFAULTS.large_client_header_buffers),
     shutdown_timeout: duration().prefault(DEFAULTS.shutdown_timeout),
+    workers: z
+      .union([z.int().min(1).max(256), z.literal('auto')], {
+        error: (i) => `expected a number of processes (1..256) or "auto", got ${describeValue(i.input)}`,
+      })
+      .prefault(DEFAULTS.workers)
+      .meta({
+        description: 'nginx worker_processes: gateway processes sharing the listeners (auto: one per core)',
+      }),
     error_log: strict({
       path: logPath(ctx, ['stderr', 'stdout']).prefault(DEFAULTS.error_log.path),
       level: z.enum(LOG_LEVELS).prefault(DEFAULTS.error_log.level),
