@@ -86,13 +86,20 @@ describe('proxy_pass balancer://NAME', () => {
     gw = await startTestGateway({
       upstreams: {
         cluster: { protocol: 'fastcgi', servers: [{ address: a.address }, { address: b.address }] },
+        // Named by `localhost` (the system resolver, /etc/hosts), bound by the location below.
+        local: { protocol: 'fastcgi', servers: [{ address: `localhost:${a.address.split(':')[1]}` }] },
         halfdown: {
           protocol: 'fastcgi',
           servers: [{ address: `127.0.0.1:${downPort}` }, { address: b.address }],
         },
       },
+      locations: [
+        { match: '/bound-group/', fastcgi: { pass: 'cluster', bind: '127.0.0.2' } },
+        { match: '/local/', fastcgi: { pass: 'local' } },
+      ],
       proxy_pass: [
         { path: '/app/', url: 'balancer://cluster/srv/' },
+        { path: '/bound-balancer/', url: 'balancer://cluster/srv/', bind: '127.0.0.3' },
         { path: '/generic/', url: 'balancer://cluster/srv/', backend_type: 'GENERIC' },
         { path: '/failover/', url: 'balancer://halfdown/srv/' },
       ],
@@ -129,6 +136,23 @@ describe('proxy_pass balancer://NAME', () => {
       assert.equal(res.status, 200);
       assert.equal(res.body.toString().split(' ')[0], 'b');
     }
+  });
+
+  it('bind applies to every member of a group, from a location and from proxy_pass', async () => {
+    for (let i = 0; i < 4; i++) {
+      const loc = await httpRequest(gw.url, { path: `/bound-group/${i}` });
+      assert.equal(loc.status, 200);
+      assert.equal(loc.body.toString().split(' ')[1], '127.0.0.2');
+      const pp = await httpRequest(gw.url, { path: `/bound-balancer/${i}` });
+      assert.equal(pp.status, 200);
+      assert.equal(pp.body.toString().split(' ')[1], '127.0.0.3');
+    }
+  });
+
+  it('a member named localhost is found through the system resolver', async () => {
+    const res = await httpRequest(gw.url, { path: '/local/x' });
+    assert.equal(res.status, 200, res.body.toString());
+    assert.equal(res.body.toString().split(' ')[0], 'a');
   });
 
   it('an unknown balancer is a config error naming the key', async () => {
