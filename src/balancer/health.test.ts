@@ -217,3 +217,38 @@ test("failure state is the host's: a second group naming the address sees it fai
   assert.deepEqual(indexes(candidatesFor(two.group, 0)), [1, 2]);
   assert.notEqual(one.members[0]!.slot, two.members[0]!.slot, 'balancing credit stays per group');
 });
+
+test('active checks over passive health (nginx Plus): a member taken out by checks stays out until they pass', () => {
+  const { group, members } = makeGroup([{ max_fails: 1, fail_timeout: 1000 }, 1, { backup: true }]);
+  const [a, b] = [members[0]!, members[1]!];
+  a.health = 'unhealthy';
+  // Passive health has nothing against it, and fail_timeout passing changes nothing.
+  assert.equal(isFailed(group, a, 0), false);
+  assert.deepEqual(indexes(candidatesFor(group, 0)), [1]);
+  reportSuccess(a, 5000);
+  assert.deepEqual(indexes(candidatesFor(group, 60_000)), [1]);
+  // Every primary out (one by checks, one by max_fails): the backup serves, not the checked-out one.
+  reportFailure(b, 'error', 60_000);
+  assert.deepEqual(indexes(candidatesFor(group, 60_500)), [2]);
+  // Checks pass again: back, while passive failure still keeps b out for its fail_timeout.
+  a.health = 'healthy';
+  assert.deepEqual(indexes(candidatesFor(group, 60_500)), [0]);
+  assert.deepEqual(indexes(candidatesFor(group, 70_000)), [0, 1], 'b back after its fail_timeout (10s)');
+});
+
+test('httpd forcerecovery does not bring back a member that fails its health checks', () => {
+  const { group, members } = makeGroup([{ retry: 60_000 }, 1], { forcerecovery: true });
+  members[1]!.health = 'unhealthy';
+  reportFailure(members[0]!, 'error', 0);
+  const picked = indexes(candidatesFor(group, 1000));
+  assert.ok(!picked.includes(1), `got ${picked.join(',')}`);
+});
+
+test('a sticky route never leads to a member that fails its health checks', () => {
+  const { group, members } = makeGroup([{ route: 'r1' }, { route: 'r2' }]);
+  assert.equal(routeMember(group, 'r1', 0)?.index, 0);
+  members[0]!.health = 'unhealthy';
+  assert.equal(routeMember(group, 'r1', 0), undefined);
+  members[0]!.health = 'healthy';
+  assert.equal(routeMember(group, 'r1', 0)?.index, 0);
+});
