@@ -64,6 +64,8 @@ export class HealthChecker {
   private readonly log: Logger | undefined;
   private readonly params: readonly Param[];
   private readonly timers = new Map<number, NodeJS.Timeout>();
+  /** Sockets of probes in flight: closed by stop(), so nothing outlives the gateway. */
+  private readonly sockets = new Set<Socket>();
   private stopped = false;
 
   constructor(group: UpstreamGroup, settings: HealthCheckSettings, connect: ProbeConnect, log?: Logger) {
@@ -83,11 +85,17 @@ export class HealthChecker {
     }
   }
 
-  /** No more probes; one in flight finishes but changes nothing. */
+  /**
+   * No more probes. One in flight is cut (its socket destroyed, its result ignored) rather than
+   * left to run to its timeout: a closed gateway keeps no connection or timer alive.
+   */
   stop(): void {
     this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
+    // With an error, so runProbe settles at once and clears its timeout timer.
+    for (const socket of this.sockets) socket.destroy(new Error('health checks stopped'));
+    this.sockets.clear();
   }
 
   private schedule(m: Member, delay: number): void {
@@ -103,8 +111,14 @@ export class HealthChecker {
   private async check(m: Member): Promise<void> {
     const s = this.settings;
     let result: ProbeResult;
+    let socket: Socket | undefined;
     try {
-      const socket = await this.connect(m.index, s.timeout);
+      socket = await this.connect(m.index, s.timeout);
+      if (this.stopped) {
+        socket.destroy();
+        return;
+      }
+      this.sockets.add(socket);
       result = await runProbe(socket, {
         kind: s.kind,
         protocol: this.group.protocol as 'scgi' | 'fastcgi',
@@ -113,6 +127,8 @@ export class HealthChecker {
       });
     } catch (error) {
       result = { ok: false, reason: (error as Error).message };
+    } finally {
+      if (socket !== undefined) this.sockets.delete(socket);
     }
     if (this.stopped) return;
     const reason = this.judge(result);
