@@ -184,3 +184,36 @@ test('each balance method builds its policy', () => {
     );
   }
 });
+
+test('a request waiting in the queue counts as queued on each member at max_conns, until it leaves', async () => {
+  const { group, members } = makeGroup([{ max_conns: 1 }, { max_conns: 1 }, { max_conns: 1, down: true }], {
+    queue: { size: 10, timeout: 60_000 },
+  });
+  const a = group.acquire(ctx(), 0);
+  const b = group.acquire(ctx(), 0);
+  assert.ok(a.ok && b.ok);
+  assert.equal(group.mayQueue(0), true);
+  const waiting = group.wait(undefined, Date.now() + 60_000);
+  const gone = new AbortController();
+  const leaving = group.wait(gone.signal, Date.now() + 60_000);
+  assert.deepEqual(
+    members.map((m) => m.host.queued),
+    [2, 2, 0],
+    'the down member is not waited for',
+  );
+  assert.equal(group.snapshot(0).queued, 2);
+  gone.abort();
+  await assert.rejects(leaving, { code: 'ERR_CLIENT_GONE' });
+  assert.deepEqual(
+    group.snapshot(0).members.map((m) => m.queued),
+    [1, 1, 0],
+  );
+  group.release(a.member);
+  await waiting;
+  assert.deepEqual(
+    members.map((m) => m.host.queued),
+    [0, 0, 0],
+  );
+  group.release(b.member);
+  group.dispose();
+});

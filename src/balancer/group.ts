@@ -28,6 +28,7 @@ import {
   type HealthGroup,
   hasRoute,
   isFailed,
+  membersAtMaxConns,
   reportFailure,
   reportSuccess,
   routeMember,
@@ -208,6 +209,24 @@ export class UpstreamGroup implements HealthGroup {
   /** No member was free only because of max_conns: the request may wait in `queue`. */
   mayQueue(now: number, tried?: ReadonlySet<string>): boolean {
     return this.queue !== undefined && blockedByMaxConns(this, now, tried);
+  }
+
+  /**
+   * Waits in the group's queue (after `mayQueue` said yes) until a request on the group ends,
+   * `deadline` passes (503) or `signal` fires. The wait counts as `queued` on each member it
+   * waits for (every usable member at its max_conns), for as long as it lasts.
+   */
+  async wait(signal: AbortSignal | undefined, deadline: number, tried?: ReadonlySet<string>): Promise<void> {
+    const queue = this.queue;
+    if (queue === undefined)
+      throw new GatewayError('ERR_NO_QUEUE', `upstream "${this.name}" has no queue`, 'gateway', 500, 'none');
+    const blocked = membersAtMaxConns(this, Date.now(), tried);
+    for (const m of blocked) m.host.queued++;
+    try {
+      await queue.wait(signal, deadline);
+    } finally {
+      for (const m of blocked) m.host.queued--;
+    }
   }
 
   reportSuccess(member: Member, now: number): void {

@@ -118,13 +118,29 @@ function usable(group: HealthGroup, m: Member, now: number, tried: ReadonlySet<s
  * slot (admission-queue.ts) rather than fail.
  */
 export function blockedByMaxConns(group: HealthGroup, now: number, tried?: ReadonlySet<string>): boolean {
-  for (const m of group.members) {
-    if (!atMaxConns(m) || isDown(m) || isDraining(m) || isFailed(group, m, now) || m.health === 'unhealthy') {
-      continue;
-    }
-    if (tried === undefined || !tried.has(m.key)) return true;
-  }
+  for (const m of group.members) if (waitsFor(group, m, now, tried)) return true;
   return false;
+}
+
+/** The members a request blocked by max_conns waits for (each counts it as queued). */
+export function membersAtMaxConns(group: HealthGroup, now: number, tried?: ReadonlySet<string>): Member[] {
+  return group.members.filter((m) => waitsFor(group, m, now, tried));
+}
+
+function waitsFor(
+  group: HealthGroup,
+  m: Member,
+  now: number,
+  tried: ReadonlySet<string> | undefined,
+): boolean {
+  return (
+    atMaxConns(m) &&
+    !isDown(m) &&
+    !isDraining(m) &&
+    !isFailed(group, m, now) &&
+    m.health !== 'unhealthy' &&
+    (tried === undefined || !tried.has(m.key))
+  );
 }
 
 /**

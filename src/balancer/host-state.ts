@@ -41,7 +41,10 @@ export interface HostSnapshot {
   readonly fails: number;
   /** Requests in flight (nginx `conns`, httpd `busy`). */
   readonly active: number;
-  /** Requests waiting for a connection to this host (kept by the pool). */
+  /**
+   * Requests waiting because this host is at max_conns: in the queue of a group whose every
+   * usable member is at its cap (counted on each of those members), or for a connection.
+   */
   readonly queued: number;
   /** Bytes received from the backend (httpd `read`). */
   readonly bytesIn: number;

@@ -160,7 +160,7 @@ export class UpstreamRequest {
       const onClose = (): void => abort.abort();
       this.o.res.once('close', onClose);
       try {
-        await (queue as AdmissionQueue).wait(abort.signal, this.queueDeadline);
+        await group.wait(abort.signal, this.queueDeadline, this.tried);
       } catch (error) {
         if (abort.signal.aborted) return undefined;
         throw error;

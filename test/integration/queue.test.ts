@@ -5,13 +5,22 @@
  * pm.max_children = 4 behind max_conns 4: 200 concurrent clients, not one 5xx.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
+import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import {
+  type BackendHandler,
+  createFastCgiServer,
+  createScgiServer,
+  type FastCgiServer,
+  type ScgiServer,
+} from '../../src/backend/index.ts';
 import { PHP_FPM_PATH, type PhpFpm, requirePeer, startPhpFpm } from '../support/peers.ts';
 import { makeTempDir, type TempDir } from '../support/ports.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
-import { httpRequest } from './support/http.ts';
+import { httpRequest, RawConnection } from './support/http.ts';
 import {
   type ScriptedBackend,
   type ScriptedExchange,
@@ -90,6 +99,10 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
       return gw.upstreams().find((g) => g.name === name)?.queued ?? -1;
     }
 
+    function member(name: string) {
+      return gw.upstreams().find((g) => g.name === name)?.members[0];
+    }
+
     it('200 concurrent clients: never more than max_conns at the backend, every one served', async () => {
       held.maxOpen = 0;
       const results = Array.from({ length: 200 }, (_, i) => httpRequest(gw.url, { path: `/capped/${i}` }));
@@ -133,6 +146,29 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
       assert.equal(w.body.toString(), '/tiny/waiting');
     });
 
+    it('a client that leaves while queued leaves the queue: it never reaches the backend, the next one is served', async () => {
+      const first = httpRequest(gw.url, { path: '/tiny/first' });
+      await held.until(1);
+      const leaver = await RawConnection.open(gw.address);
+      leaver.write('GET /tiny/leaver HTTP/1.1\r\nHost: x\r\n\r\n');
+      while (queued('tiny') < 1) await new Promise((r) => setImmediate(r));
+      assert.equal(member('tiny')?.queued, 1, 'counted on the member it waits for');
+      leaver.socket.destroy();
+      while (queued('tiny') > 0) await new Promise((r) => setImmediate(r));
+      assert.equal(member('tiny')?.queued, 0);
+      // The place it held is free: the queue (size 1) takes another request.
+      const next = httpRequest(gw.url, { path: '/tiny/next' });
+      while (queued('tiny') < 1) await new Promise((r) => setImmediate(r));
+      held.releaseOne();
+      await held.until(1);
+      held.releaseOne();
+      assert.equal((await first).status, 200);
+      const n = await next;
+      assert.equal(n.status, 200);
+      assert.equal(n.body.toString(), '/tiny/next');
+      assert.ok(!held.backend.exchanges.some((ex) => ex.get('REQUEST_URI') === '/tiny/leaver'));
+    });
+
     it('queue size 0: at max_conns the request fails at once, as nginx without a queue (502)', async () => {
       const first = httpRequest(gw.url, { path: '/noqueue/first' });
       await held.until(1);
@@ -140,6 +176,94 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
       assert.equal(second.status, 502);
       held.releaseOne();
       assert.equal((await first).status, 200);
+    });
+  });
+}
+
+/**
+ * Portico's own SCGI / FastCGI servers, counting the connections open at the backend (busy and
+ * idle): max_conns caps them, kept connections included, whatever the number of clients.
+ */
+class CountingBackend {
+  server!: ScgiServer | FastCgiServer;
+  open = 0;
+  maxOpen = 0;
+  connections = 0;
+  address = '';
+
+  async start(protocol: 'scgi' | 'fastcgi', handler: BackendHandler): Promise<void> {
+    this.server = protocol === 'scgi' ? createScgiServer(handler) : createFastCgiServer(handler);
+    this.server.on('connection', (socket: Socket) => {
+      this.connections++;
+      this.open++;
+      this.maxOpen = Math.max(this.maxOpen, this.open);
+      // Counted until the backend is done with it: its own end sent (SCGI answers then
+      // closes) or the gateway's end seen (a kept FastCGI connection the gateway closed).
+      let counted = true;
+      const done = (): void => {
+        if (counted) this.open--;
+        counted = false;
+      };
+      socket.once('finish', done);
+      socket.once('end', done);
+      socket.once('close', done);
+    });
+    this.server.listen(0, '127.0.0.1');
+    await once(this.server, 'listening');
+    this.address = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+  }
+
+  async close(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise((r) => this.server.close(r));
+  }
+}
+
+/** Answers after a turn of the event loop, so that concurrent requests overlap. */
+const echoUri: BackendHandler = async (req, res) => {
+  await new Promise((r) => setImmediate(r));
+  res.setHeader('Content-Type', 'text/plain');
+  res.end(String(req.env.REQUEST_URI));
+};
+
+for (const protocol of ['scgi', 'fastcgi'] as const) {
+  describe(`max_conns counts connections at the backend (${protocol}, Portico's own server)`, () => {
+    const backend = new CountingBackend();
+    let gw: TestGateway;
+
+    before(async () => {
+      await backend.start(protocol, echoUri);
+      gw = await startTestGateway({
+        upstreams: {
+          // Multiplexing is the next test's; here, one request per connection.
+          app: { protocol, multiplex: 'off', servers: [{ address: backend.address, max_conns: 4 }] },
+        },
+        locations: [
+          {
+            match: '/',
+            [protocol]: protocol === 'fastcgi' ? { pass: 'app', keep_conn: true } : { pass: 'app' },
+          },
+        ],
+      });
+    });
+
+    after(async () => {
+      await gw?.close();
+      await backend.close();
+    });
+
+    it('200 concurrent clients: at most 4 connections open at once (kept ones included), every answer its own', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => httpRequest(gw.url, { path: `/c/${i}` })),
+      );
+      results.forEach((r, i) => {
+        assert.equal(r.status, 200);
+        assert.equal(r.body.toString(), `/c/${i}`);
+      });
+      assert.ok(backend.maxOpen <= 4, `connections open at once: ${backend.maxOpen}`);
+      // FastCGI keeps them: a handful of connections carried the 200 requests.
+      if (protocol === 'fastcgi') assert.ok(backend.connections <= 4, `connections: ${backend.connections}`);
+      else assert.equal(backend.connections, 200);
     });
   });
 }
