@@ -217,3 +217,22 @@ test('a request waiting in the queue counts as queued on each member at max_conn
   group.release(b.member);
   group.dispose();
 });
+
+test('a raised request cap (the member multiplexes now) wakes as many waiters as it makes room for', async () => {
+  const { group, members } = makeGroup([{ max_conns: 1 }], { queue: { size: 10, timeout: 60_000 } });
+  const member = members[0]!;
+  const first = group.acquire(ctx(), 0);
+  assert.ok(first.ok);
+  const woken: number[] = [];
+  const waits = [0, 1, 2].map((i) => group.wait(undefined, Date.now() + 60_000).then(() => woken.push(i)));
+  group.setRequestCap(member, 3);
+  await Promise.all(waits.slice(0, 2));
+  assert.deepEqual(woken, [0, 1]);
+  assert.equal(group.queue?.length, 1);
+  assert.equal(group.snapshot(0).members[0]?.requestCap, 3);
+  group.setRequestCap(member, 1);
+  assert.equal(group.queue?.length, 1, 'a lowered cap wakes no one');
+  group.release(first.member);
+  await waits[2];
+  group.dispose();
+});

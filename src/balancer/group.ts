@@ -78,6 +78,8 @@ export interface MemberSnapshot extends HostSnapshot {
   readonly index: number;
   readonly weight: number;
   readonly maxConns: number;
+  /** Requests in flight at most: max_conns, or more while the member multiplexes (0: no limit). */
+  readonly requestCap: number;
   readonly maxFails: number;
   readonly failTimeout: number;
   readonly retry: number;
@@ -229,6 +231,19 @@ export class UpstreamGroup implements HealthGroup {
     }
   }
 
+  /**
+   * A member's cap of requests in flight changed (its connections started or stopped
+   * multiplexing, member.ts `requestCap`). Waiters get the room a raised cap opens.
+   */
+  setRequestCap(member: Member, cap: number): void {
+    const before = member.requestCap;
+    member.requestCap = cap;
+    const queue = this.queue;
+    if (queue === undefined || before === 0) return;
+    const room = cap === 0 ? queue.length : cap - before;
+    for (let i = 0; i < room && queue.length > 0; i++) queue.wake();
+  }
+
   reportSuccess(member: Member, now: number): void {
     reportSuccess(member, now);
   }
@@ -259,6 +274,7 @@ export class UpstreamGroup implements HealthGroup {
         index: m.index,
         weight: m.weight,
         maxConns: m.maxConns,
+        requestCap: m.requestCap,
         maxFails: m.maxFails,
         failTimeout: m.failTimeout,
         retry: m.retry,

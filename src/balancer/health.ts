@@ -98,8 +98,9 @@ function isDraining(m: Member): boolean {
   return m.drain || m.host.admin === 'draining';
 }
 
+/** No room for another request: max_conns, or a multiplexing member's FCGI_MAX_REQS (member.ts). */
 function atMaxConns(m: Member): boolean {
-  return m.maxConns > 0 && m.host.active >= m.maxConns;
+  return m.requestCap > 0 && m.host.active >= m.requestCap;
 }
 
 function usable(group: HealthGroup, m: Member, now: number, tried: ReadonlySet<string> | undefined): boolean {

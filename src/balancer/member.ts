@@ -6,7 +6,8 @@
  *
  *   setting      nginx `server` parameter     httpd BalancerMember / ProxySet
  *   weight       weight= (1)                  loadfactor= (1)
- *   maxConns     max_conns= (0: no limit)     max= (pool size per child; the nearest match)
+ *   maxConns     max_conns= (0: no limit)     max= (pool size per child; the nearest match):
+ *                open connections, busy and idle; without multiplexing, requests in flight too
  *   maxFails     max_fails= (1; 0: never)     1, or 0 with status=+I (ignore errors)
  *   failTimeout  fail_timeout= (10s)          = retry
  *   retry        = fail_timeout               retry= (60s; 0: retried on every request)
@@ -67,6 +68,12 @@ export class Member implements MemberSettings {
   readonly route: string;
   readonly redirect: string;
   readonly lbset: number;
+  /**
+   * Requests in flight at most (0: no limit): `maxConns`, one request per connection; while the
+   * member's FastCGI connections multiplex, the application's FCGI_MAX_REQS instead (its
+   * requests share at most `maxConns` connections). Set by the pipeline (server/upstreams.ts).
+   */
+  requestCap: number;
   /** Live counters and failure state, shared by every group naming this address. */
   readonly host: HostState;
   /** This group's balancing credit for this member. */
@@ -89,6 +96,7 @@ export class Member implements MemberSettings {
     this.protocol = settings.protocol;
     this.weight = settings.weight;
     this.maxConns = settings.maxConns;
+    this.requestCap = settings.maxConns;
     this.maxFails = settings.maxFails;
     this.failTimeout = settings.failTimeout;
     this.retry = settings.retry;

@@ -316,6 +316,46 @@ describe('ConnectionPool', () => {
       assert.equal(pool.stats().idle, 1);
     });
 
+    it("waiting requests are added to the member's counter while they wait, whichever way they leave", async () => {
+      const counter = { queued: 0 };
+      const pool = new ConnectionPool(
+        'test:9000',
+        async () => new FakeSocket() as unknown as Socket,
+        { maxConns: 1, queue: 5 },
+        counter,
+      );
+      const a = await pool.acquire();
+      const abort = new AbortController();
+      const leaving = pool.acquire(abort.signal);
+      const served = pool.acquire();
+      const closed = pool.acquire();
+      assert.equal(counter.queued, 3);
+      abort.abort();
+      await assert.rejects(leaving);
+      assert.equal(counter.queued, 2);
+      pool.release(a, true);
+      await served;
+      assert.equal(counter.queued, 1);
+      pool.close();
+      await assert.rejects(closed, { code: 'ERR_POOL_CLOSED' });
+      assert.equal(counter.queued, 0);
+    });
+
+    it('a connection lent for good is asked back (once) when a request waits for its place', async () => {
+      const { pool } = harness({ maxConns: 1, queue: 5 });
+      let asked = 0;
+      const shared = await pool.acquire(undefined, { reclaim: () => asked++ });
+      assert.equal(shared.reused, false);
+      const waiting = pool.acquire();
+      const second = pool.acquire();
+      assert.equal(asked, 1, 'asked once, however many wait');
+      pool.release(shared, false);
+      const c = await waiting;
+      assert.notEqual(c.socket, shared.socket);
+      pool.release(c, true);
+      assert.equal((await second).socket, c.socket, 'an ordinary connection is kept and handed on');
+    });
+
     it('a failed connect frees its place for the next one', async () => {
       const h = harness({ maxConns: 1, queue: 5 });
       h.failWith = new UpstreamError('ERR_UPSTREAM_CONNECT', 'refused');

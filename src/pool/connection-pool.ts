@@ -70,6 +70,13 @@ export interface AcquireOptions {
    * the other idle ones may be just as stale, e.g. after a backend restart).
    */
   readonly fresh?: boolean;
+  /**
+   * The connection is lent for good (a multiplexed FastCGI connection): never kept idle here.
+   * While it is out, a request that has to wait for a place at `maxConns` calls `reclaim`,
+   * asking the holder to give the connection back as soon as it has nothing to do, so that
+   * requests needing a connection of their own are not starved by a shared one.
+   */
+  readonly reclaim?: () => void;
 }
 
 export interface ConnectionPoolStats {
@@ -100,6 +107,9 @@ class PoolEntry implements PooledConnection {
   /** The socket failed or closed while lent out: never kept, whatever the transport says. */
   broken = false;
   idleTimer: NodeJS.Timeout | undefined = undefined;
+  /** Lent for good: how to ask for it back (AcquireOptions.reclaim), and whether we did. */
+  reclaim: (() => void) | undefined = undefined;
+  reclaimAsked = false;
 
   constructor(pool: ConnectionPool, socket: Socket) {
     this.pool = pool;
@@ -144,6 +154,13 @@ interface Waiter {
   readonly socket: SocketOptions | undefined;
   timer: NodeJS.Timeout | undefined;
   onAbort: (() => void) | undefined;
+  /** Still counted in `QueueCounter.queued`. */
+  counted: boolean;
+}
+
+/** Where the pool adds the requests waiting in its queue (the member's live counters). */
+export interface QueueCounter {
+  queued: number;
 }
 
 function clientGone(): ClientRequestError {
@@ -162,15 +179,25 @@ export class ConnectionPool {
   /** Stack: the most recently released connection is last and goes out first. */
   private readonly idle: PoolEntry[] = [];
   private readonly waiters: Waiter[] = [];
+  /** Connections lent for good (AcquireOptions.reclaim), oldest first. */
+  private readonly lentForGood = new Set<PoolEntry>();
   private open = 0;
   private connects = 0;
   private reuses = 0;
   private closed = false;
+  private readonly counter: QueueCounter | undefined;
 
-  constructor(name: string, connect: Connect, settings: Partial<ConnectionPoolSettings> = {}) {
+  /** `counter`: also counts this pool's waiting requests (the member's HostState). */
+  constructor(
+    name: string,
+    connect: Connect,
+    settings: Partial<ConnectionPoolSettings> = {},
+    counter?: QueueCounter,
+  ) {
     this.name = name;
     this.connect = connect;
     this.settings = resolvePoolSettings(settings);
+    this.counter = counter;
   }
 
   /** Whether a connection can ever be kept: the transport sets FCGI_KEEP_CONN only then. */
@@ -186,6 +213,17 @@ export class ConnectionPool {
    * fires first.
    */
   acquire(signal?: AbortSignal, options: AcquireOptions = {}): Promise<PooledConnection> {
+    const reclaim = options.reclaim;
+    if (reclaim === undefined) return this.lendOne(signal, options);
+    return this.lendOne(signal, { ...options, fresh: true }).then((connection) => {
+      const entry = connection as PoolEntry;
+      entry.reclaim = reclaim;
+      this.lentForGood.add(entry);
+      return entry;
+    });
+  }
+
+  private lendOne(signal: AbortSignal | undefined, options: AcquireOptions): Promise<PooledConnection> {
     if (this.closed) return Promise.reject(this.closedError());
     if (signal?.aborted) return Promise.reject(clientGone());
     const fresh = options.fresh === true;
@@ -333,6 +371,7 @@ export class ConnectionPool {
     }
     this.stopIdle(entry);
     entry.state = CLOSED;
+    this.lentForGood.delete(entry);
     entry.socket.destroy();
     this.open--;
     this.slotFreed();
@@ -398,7 +437,9 @@ export class ConnectionPool {
         socket,
         timer: undefined,
         onAbort: undefined,
+        counted: this.counter !== undefined,
       };
+      if (this.counter !== undefined) this.counter.queued++;
       waiter.timer = setTimeout(() => {
         this.unqueue(waiter);
         reject(
@@ -419,7 +460,18 @@ export class ConnectionPool {
         signal.addEventListener('abort', waiter.onAbort, { once: true });
       }
       this.waiters.push(waiter);
+      this.askForOneBack();
     });
+  }
+
+  /** A request waits for a place: one connection lent for good is asked back (once). */
+  private askForOneBack(): void {
+    for (const entry of this.lentForGood) {
+      if (entry.reclaimAsked) continue;
+      entry.reclaimAsked = true;
+      entry.reclaim?.();
+      return;
+    }
   }
 
   private unqueue(waiter: Waiter): void {
@@ -430,6 +482,8 @@ export class ConnectionPool {
 
   /** The waiter leaves the queue: its timer and abort listener go. */
   private settle(waiter: Waiter): void {
+    if (waiter.counted && this.counter !== undefined) this.counter.queued--;
+    waiter.counted = false;
     if (waiter.timer !== undefined) clearTimeout(waiter.timer);
     waiter.timer = undefined;
     if (waiter.onAbort !== undefined) waiter.signal?.removeEventListener('abort', waiter.onAbort);

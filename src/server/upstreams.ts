@@ -8,6 +8,7 @@
  */
 import { type GroupSnapshot, UpstreamGroup } from '../balancer/group.ts';
 import { HostRegistry } from '../balancer/host-state.ts';
+import type { Member } from '../balancer/member.ts';
 import type { UpstreamOptions } from '../balancer/options.ts';
 import { compileTemplate, type Template } from '../cgi/variables.ts';
 import type { PorticoConfig } from '../config/schema.ts';
@@ -17,7 +18,7 @@ import { ConnectionPool, type ConnectionPoolSettings } from '../pool/connection-
 import type { Socket } from 'node:net';
 import { connectBackend, connectResolved, type SocketOptions } from '../pool/connector.ts';
 import { HealthChecker, type HealthCheckSettings } from './health-checks.ts';
-import { type MultiplexMode, MuxPool } from '../transport/mux-pool.ts';
+import { type MultiplexMode, type MuxCapacity, MuxPool } from '../transport/mux-pool.ts';
 import { DEFAULTS } from '../config/defaults.ts';
 import { HostResolver, type LookupAll } from '../pool/host-resolver.ts';
 import type { Logger } from '../observability/logger.ts';
@@ -263,36 +264,78 @@ export class UpstreamSet {
     multiplex: MultiplexMode = DEFAULTS.upstream.multiplex,
   ): CompiledUpstream {
     const group = new UpstreamGroup(options, { registry: this.registry });
-    // One pool per member. max_conns stays the balancer's (a member at its cap is not chosen,
-    // as in nginx), so the pool itself has no cap and no queue.
     const connects = targets.map((t, i): SocketConnect => {
       const resolver = this.resolverFor(t, intervals[i] ?? 0);
       return resolver === undefined
         ? (ms, signal, socket) => connectBackend(t, ms, signal, socket)
         : (ms, signal, socket) => connectResolved(t, resolver, ms, signal, socket);
     });
-    const pools = targets.map(
-      (t, i) =>
-        new ConnectionPool(
-          t.display,
-          (signal, ms, socket) => (connects[i] as SocketConnect)(ms, signal, socket),
-          { ...pooling, maxConns: 0, queue: 0 },
-        ),
-    );
-    const muxes = connects.map((connect, i) =>
-      options.protocol !== 'fastcgi' || multiplex === 'off'
-        ? undefined
-        : new MuxPool((targets[i] as BackendAddress).display, (ms, signal) => connect(ms, signal), {
-            mode: multiplex,
-            maxReqs: MUX_MAX_REQS,
-            bufferLimit: MUX_BUFFER_LIMIT,
-            idleTimeout: pooling.keepaliveTimeout ?? 60_000,
-            askTimeout: 2000,
-            askAgainAfter: 60_000,
-          }),
-    );
+    // One pool per member, capped at its max_conns: busy, idle and multiplexed connections
+    // together. The balancer caps the requests in flight the same way, so a request it admits
+    // finds a connection or room for one; the pool's own queue (the group's size and timeout)
+    // only serves requests that need a connection of their own while the member multiplexes.
+    const queue = options.queue;
+    const pools = targets.map((t, i) => {
+      const member = group.members[i] as Member;
+      return new ConnectionPool(
+        t.display,
+        (signal, ms, socket) => (connects[i] as SocketConnect)(ms, signal, socket),
+        {
+          ...pooling,
+          maxConns: member.maxConns,
+          queue: queue?.size ?? 0,
+          ...(queue === undefined ? {} : { queueTimeout: queue.timeout }),
+        },
+        member.host,
+      );
+    });
+    const muxes = pools.map((pool, i) => {
+      if (options.protocol !== 'fastcgi' || multiplex === 'off') return undefined;
+      const member = group.members[i] as Member;
+      return new MuxPool(pool.name, (ms, signal, reclaim) => lendForGood(pool, ms, signal, reclaim), {
+        mode: multiplex,
+        maxReqs: MUX_MAX_REQS,
+        bufferLimit: MUX_BUFFER_LIMIT,
+        idleTimeout: pooling.keepaliveTimeout ?? 60_000,
+        askTimeout: 2000,
+        askAgainAfter: 60_000,
+        onChange: (capacity) => group.setRequestCap(member, requestCap(member.maxConns, capacity)),
+      });
+    });
     return { group, targets, hashKey, pools, connects, muxes };
   }
+}
+
+/**
+ * A connection of the member's pool for a multiplexed connection (asked back through `reclaim`
+ * when a request waits for its place) or the FCGI_GET_VALUES question: counted against
+ * max_conns until it closes, never kept idle.
+ */
+async function lendForGood(
+  pool: ConnectionPool,
+  timeoutMs: number,
+  signal?: AbortSignal,
+  reclaim?: () => void,
+): Promise<Socket> {
+  const connection = await pool.acquire(signal, {
+    fresh: true,
+    connectTimeout: timeoutMs,
+    ...(reclaim === undefined ? {} : { reclaim }),
+  });
+  connection.socket.once('close', () => pool.release(connection, false));
+  return connection.socket;
+}
+
+/**
+ * Requests a member may have in flight: max_conns (0: no limit), one request per connection;
+ * while it multiplexes, max_conns connections of `perConnection` requests, and never more than
+ * the application's FCGI_MAX_REQS.
+ */
+export function requestCap(maxConns: number, mux: MuxCapacity | undefined): number {
+  if (mux === undefined) return maxConns;
+  const byConnections = maxConns * mux.perConnection;
+  if (mux.total === undefined) return byConnections;
+  return byConnections === 0 ? mux.total : Math.min(byConnections, mux.total);
 }
 
 /** Resolution state per host name (round robin over its addresses: pool/host-resolver.ts). */

@@ -13,7 +13,12 @@
  */
 import type { Socket } from 'node:net';
 import { type GatewayError, ProtocolError, UpstreamError } from '../errors.ts';
-import { encodeAbortRequest, FastCgiRecordDecoder, RecordType } from '../protocol/fastcgi/index.ts';
+import {
+  encodeAbortRequest,
+  FastCgiRecordDecoder,
+  ProtocolStatus,
+  RecordType,
+} from '../protocol/fastcgi/index.ts';
 import type { ExchangeRequest, ExchangeSink } from './exchange.ts';
 import { type MuxLink, MuxExchange } from './mux-exchange.ts';
 
@@ -24,7 +29,10 @@ export interface MuxConnectionOptions {
   readonly bufferLimit: number;
   /** The connection has nothing to do (every request done) or is gone; the pool decides. */
   readonly onIdle: (connection: MuxConnection) => void;
-  readonly onClosed: (connection: MuxConnection) => void;
+  /** The application refused a request with FCGI_CANT_MPX_CONN: it does not multiplex (now). */
+  readonly onCantMultiplex?: () => void;
+  /** `failed`: requests were lost with it (not an idle close by either side). */
+  readonly onClosed: (connection: MuxConnection, failed: boolean) => void;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -79,9 +87,21 @@ export class MuxConnection implements MuxLink {
     socket.resume();
   }
 
+  /** Set by `retire`: no new requests, closed once the last one is over. */
+  private retiring = false;
+
   /** Requests that could start now. */
   get room(): number {
-    return this.closed ? 0 : this.options.maxReqs - this.active.size - this.draining.size;
+    return this.closed || this.retiring ? 0 : this.options.maxReqs - this.active.size - this.draining.size;
+  }
+
+  /**
+   * Takes no more requests and closes once those on it are over (at once if none are): the
+   * connection's place below max_conns is wanted by a request that needs one of its own.
+   */
+  retire(): void {
+    this.retiring = true;
+    if (this.load === 0) this.close();
   }
 
   get load(): number {
@@ -122,7 +142,10 @@ export class MuxConnection implements MuxLink {
     } else {
       this.draining.add(id);
     }
-    if (this.load === 0 && !this.closed) this.options.onIdle(this);
+    if (this.load === 0 && !this.closed) {
+      if (this.retiring) this.close();
+      else this.options.onIdle(this);
+    }
   }
 
   /** Closes the socket; every request still on it fails with `error`. */
@@ -131,10 +154,11 @@ export class MuxConnection implements MuxLink {
     this.closed = true;
     this.socket.destroy();
     const lost = error ?? new UpstreamError('ERR_UPSTREAM_IO', 'multiplexed upstream connection closed');
+    const failed = error !== undefined && this.active.size > 0;
     for (const exchange of [...this.active.values()]) exchange.onConnectionLost(lost);
     this.active.clear();
     this.draining.clear();
-    this.options.onClosed(this);
+    this.options.onClosed(this, failed);
   }
 
   private onRecord(type: number, id: number, content: Buffer): void {
@@ -157,6 +181,8 @@ export class MuxConnection implements MuxLink {
         if (content.length > 0) exchange.onStderr(content);
         return;
       case RecordType.END_REQUEST:
+        if (content.length >= 5 && content[4] === ProtocolStatus.CANT_MPX_CONN)
+          this.options.onCantMultiplex?.();
         exchange.onEndRequest(content);
         return;
       default:

@@ -6,9 +6,18 @@
  *
  * `auto` asks the application first, with FCGI_GET_VALUES on a connection of its own
  * (transport/probe.ts): FCGI_MPXS_CONNS=1 turns multiplexing on with FCGI_MAX_REQS requests per
- * connection; anything else (php-fpm says 0; some servers do not answer) leaves the member on
- * connections of its own, and the question is asked again later only if it could not be
- * answered. Until the answer is in, requests use the ordinary pool: asking never delays one.
+ * connection (at most `maxReqs`); anything else (php-fpm says 0; some servers do not answer)
+ * leaves the member on connections of its own, and the question is asked again later only if
+ * it could not be answered. Until the answer is in, requests use the ordinary pool: asking
+ * never delays one. A multiplexed connection that breaks with requests on it, a request
+ * refused with FCGI_CANT_MPX_CONN, or a connect that fails, makes `auto` forget the answer and ask again: what listens there now may be
+ * another program (php-fpm restarted in place of a Node app).
+ *
+ * Connections come from `connect`, which the gateway points at the member's ConnectionPool
+ * (a connection lent for good, given back when it closes): the question's connection and the
+ * multiplexed ones count against max_conns with the member's ordinary connections, and wait
+ * for a place when the member is at its cap. `onChange` tells the balancer what the member
+ * can take while it multiplexes (FCGI_MAX_REQS over all connections, as the spec means it).
  */
 import type { Socket } from 'node:net';
 import { GatewayError } from '../errors.ts';
@@ -31,13 +40,34 @@ export interface MuxPoolSettings {
   readonly askTimeout: number;
   /** Before asking again after a question that got no answer. */
   readonly askAgainAfter: number;
+  /**
+   * Told each time multiplexing turns on or off (undefined): the balancer's cap of requests on
+   * the member follows (server/upstreams.ts).
+   */
+  readonly onChange?: (capacity: MuxCapacity | undefined) => void;
 }
 
-export type MuxConnect = (timeoutMs: number, signal?: AbortSignal) => Promise<Socket>;
+/** What a multiplexing member can take. */
+export interface MuxCapacity {
+  /** Requests on one connection at most. */
+  readonly perConnection: number;
+  /**
+   * Requests at once over all connections, as the application said (FCGI_MAX_REQS: "the
+   * maximum number of concurrent requests this application will accept", FastCGI spec 4.1);
+   * undefined with `on`, where nothing was asked.
+   */
+  readonly total: number | undefined;
+}
+
+/**
+ * Opens a connection. `reclaim`, when given, is how the source (the member's ConnectionPool)
+ * asks for the connection back when a request waits for its place below max_conns.
+ */
+export type MuxConnect = (timeoutMs: number, signal?: AbortSignal, reclaim?: () => void) => Promise<Socket>;
 
 type Support =
   | { readonly state: 'unknown' | 'asking' | 'no' }
-  | { readonly state: 'yes'; readonly maxReqs: number };
+  | { readonly state: 'yes'; readonly maxReqs: number; readonly total: number | undefined };
 
 export class MuxPool {
   readonly name: string;
@@ -58,8 +88,9 @@ export class MuxPool {
     this.name = name;
     this.connect = connect;
     this.settings = settings;
-    this.support =
-      settings.mode === 'on' ? { state: 'yes', maxReqs: settings.maxReqs } : { state: 'unknown' };
+    this.support = { state: 'unknown' };
+    if (settings.mode === 'on')
+      this.setSupport({ state: 'yes', maxReqs: settings.maxReqs, total: undefined });
   }
 
   /**
@@ -142,13 +173,31 @@ export class MuxPool {
     signal: AbortSignal | undefined,
     maxReqs: number,
   ): Promise<MuxConnection> {
-    const socket = await this.connect(connectTimeout, signal);
+    let socket: Socket;
+    let connection: MuxConnection | undefined;
+    let retire = false;
+    try {
+      // Asked back: it finishes what it carries, takes nothing new, and closes.
+      socket = await this.connect(connectTimeout, signal, () => {
+        if (connection === undefined) retire = true;
+        else connection.retire();
+      });
+    } catch (error) {
+      // The member may come back as another program: ask again before multiplexing (not for
+      // a wait at max_conns or a client that left: failure 'none').
+      if (error instanceof GatewayError && error.failure !== 'none') this.failed();
+      throw error;
+    }
     this.opened++;
-    const connection = new MuxConnection(socket, {
+    connection = new MuxConnection(socket, {
       maxReqs,
       bufferLimit: this.settings.bufferLimit,
       onIdle: (c) => this.idle(c),
-      onClosed: (c) => this.forget(c),
+      onCantMultiplex: () => this.failed(),
+      onClosed: (c, failed) => {
+        this.forget(c);
+        if (failed) this.failed();
+      },
     });
     if (this.closed) {
       connection.close();
@@ -161,6 +210,7 @@ export class MuxPool {
       );
     }
     this.connections.push(connection);
+    if (retire) connection.retire();
     return connection;
   }
 
@@ -186,12 +236,42 @@ export class MuxPool {
     if (at !== -1) this.connections.splice(at, 1);
   }
 
+  /**
+   * A multiplexed connection broke with requests on it, or none could be opened: with `auto`,
+   * the answer is forgotten and the next request asks again (meanwhile, connections of their
+   * own), since what listens there now may not multiplex. `on` keeps multiplexing.
+   */
+  private failed(): void {
+    if (this.settings.mode === 'auto' && this.support.state === 'yes' && !this.closed)
+      this.setSupport({ state: 'unknown' });
+  }
+
+  private setSupport(support: Support): void {
+    const was = this.support;
+    this.support = support;
+    if (was.state !== 'yes' && support.state !== 'yes') return;
+    if (
+      was.state === 'yes' &&
+      support.state === 'yes' &&
+      was.maxReqs === support.maxReqs &&
+      was.total === support.total
+    )
+      return;
+    this.settings.onChange?.(
+      support.state === 'yes' ? { perConnection: support.maxReqs, total: support.total } : undefined,
+    );
+  }
+
   private async ask(now: number): Promise<void> {
     this.support = { state: 'asking' };
     this.askedAt = now;
     let answer: Support = { state: 'no' };
     try {
-      const socket = await this.connect(this.settings.askTimeout);
+      // Bounded as a whole: a connect that waits for a place below max_conns counts too.
+      const socket = await this.connect(
+        this.settings.askTimeout,
+        AbortSignal.timeout(this.settings.askTimeout),
+      );
       const result = await runProbe(socket, {
         kind: 'get_values',
         protocol: 'fastcgi',
@@ -203,11 +283,12 @@ export class MuxPool {
         const mpxs = values.get('FCGI_MPXS_CONNS');
         const reqs = Number.parseInt(values.get('FCGI_MAX_REQS') ?? '', 10);
         if (mpxs === '1') {
-          const maxReqs =
-            Number.isInteger(reqs) && reqs > 1
-              ? Math.min(reqs, this.settings.maxReqs)
-              : this.settings.maxReqs;
-          answer = { state: 'yes', maxReqs };
+          const said = Number.isSafeInteger(reqs) && reqs > 1 ? reqs : undefined;
+          answer = {
+            state: 'yes',
+            maxReqs: Math.min(said ?? this.settings.maxReqs, this.settings.maxReqs),
+            total: said,
+          };
         }
         // A clear "no" is final: do not ask again.
         else this.askedAt = 0;
@@ -215,6 +296,6 @@ export class MuxPool {
     } catch {
       // No answer: ordinary connections, and the question again after askAgainAfter.
     }
-    if (!this.closed) this.support = answer;
+    if (!this.closed) this.setSupport(answer);
   }
 }

@@ -7,14 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import { request as httpGet } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createFastCgiServer, type FastCgiServer } from '../../src/backend/index.ts';
 import { PHP_FPM_PATH, type PhpFpm, requirePeer, startPhpFpm } from '../support/peers.ts';
-import { makeTempDir, type TempDir } from '../support/ports.ts';
+import { makeTempDir, type TempDir, unixSocketPath } from '../support/ports.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
 import { httpRequest } from './support/http.ts';
 
@@ -173,6 +173,177 @@ describe('multiplex: auto asks the application first', () => {
   });
 });
 
+/** Counts the connections open at a backend (until the backend is done with each) and its requests. */
+function countConnections(server: FastCgiServer) {
+  const c = { open: 0, maxOpen: 0, total: 0 };
+  server.on('connection', (socket: Socket) => {
+    c.total++;
+    c.open++;
+    c.maxOpen = Math.max(c.maxOpen, c.open);
+    let counted = true;
+    const done = (): void => {
+      if (counted) c.open--;
+      counted = false;
+    };
+    socket.once('finish', done);
+    socket.once('end', done);
+    socket.once('close', done);
+  });
+  return c;
+}
+
+describe('max_conns with multiplexing: it caps connections, not requests', () => {
+  let backend: FastCgiServer;
+  let gw: TestGateway;
+  let conns: ReturnType<typeof countConnections>;
+  const held: Array<() => void> = [];
+
+  before(async () => {
+    backend = createFastCgiServer(async (req, res) => {
+      const uri = String(req.env.REQUEST_URI);
+      if (uri.startsWith('/hold/')) await new Promise<void>((resolve) => held.push(resolve));
+      let length = 0;
+      for await (const chunk of req as AsyncIterable<Buffer>) length += chunk.length;
+      res.end(length > 0 ? `${length} bytes to ${uri}` : `answer to ${uri}`);
+    });
+    conns = countConnections(backend);
+    backend.listen(0, '127.0.0.1');
+    await once(backend, 'listening');
+    const address = `127.0.0.1:${(backend.address() as AddressInfo).port}`;
+    gw = await startTestGateway({
+      upstreams: {
+        // keepalive 0: the first request's own connection closes, so only the shared one is left.
+        app: { protocol: 'fastcgi', multiplex: 'auto', keepalive: 0, servers: [{ address, max_conns: 1 }] },
+      },
+      locations: [{ match: '/', fastcgi: { pass: 'app', keep_conn: true } }],
+    });
+  });
+
+  after(async () => {
+    for (const h of held.splice(0)) h();
+    await gw?.close();
+    backend.closeAllConnections();
+    backend.close();
+  });
+
+  const member = () => gw.upstreams().find((g) => g.name === 'app')?.members[0];
+
+  it('the question and the first request share the one place; then 50 requests at once on one connection', async () => {
+    assert.equal(member()?.requestCap, 1, 'one request per connection until the application answers');
+    assert.equal((await httpRequest(gw.url, { path: '/first' })).status, 200);
+    assert.equal(conns.maxOpen, 1, 'the GET_VALUES connection counted against max_conns');
+    await until(() => (member()?.requestCap ?? 0) > 1);
+    // min(max_conns x 128 per connection, FCGI_MAX_REQS 1024 as the server says).
+    assert.equal(member()?.requestCap, 128);
+    await until(() => conns.open === 0);
+    const pending = Array.from({ length: 50 }, (_, i) => httpRequest(gw.url, { path: `/hold/${i}` }));
+    await until(() => held.length === 50);
+    for (const release of held.splice(0)) release();
+    const results = await Promise.all(pending);
+    results.forEach((r, i) => {
+      assert.equal(r.status, 200);
+      assert.equal(r.body.toString(), `answer to /hold/${i}`);
+    });
+    assert.equal(conns.maxOpen, 1);
+  });
+
+  it("a request that needs a connection of its own gets the shared one's place once it is idle", async () => {
+    await httpRequest(gw.url, { path: '/warm' });
+    await until(() => (member()?.requestCap ?? 0) > 1);
+    const shared = httpRequest(gw.url, { path: '/hold/shared' });
+    await until(() => held.length === 1);
+    // A body above 64 KiB is not sent inline: it needs a connection of its own, and the only
+    // place below max_conns is the multiplexed connection's.
+    const upload = httpRequest(gw.url, {
+      method: 'POST',
+      path: '/upload',
+      body: Buffer.alloc(100 * 1024, 0x62),
+    });
+    await until(() => (member()?.queued ?? 0) === 1);
+    const next = httpRequest(gw.url, { path: '/after' });
+    held.shift()?.();
+    assert.equal((await shared).body.toString(), 'answer to /hold/shared');
+    const u = await upload;
+    assert.equal(u.status, 200);
+    assert.equal(u.body.toString(), `${100 * 1024} bytes to /upload`);
+    assert.equal((await next).body.toString(), 'answer to /after');
+    assert.equal(conns.maxOpen, 1);
+    assert.equal(member()?.queued, 0);
+  });
+});
+
+describe('multiplex: auto asks again after a failure (the application replaced by one that cannot)', () => {
+  let dir: TempDir;
+  let path: string;
+  let first: FastCgiServer;
+  let second: FastCgiServer | undefined;
+  let gw: TestGateway;
+  const held: Array<() => void> = [];
+
+  before(async () => {
+    dir = await makeTempDir('mpx-reask');
+    path = unixSocketPath(dir.path, 'app.sock');
+    first = createFastCgiServer(async (req, res) => {
+      const uri = String(req.env.REQUEST_URI);
+      if (uri.startsWith('/hold/')) await new Promise<void>((resolve) => held.push(resolve));
+      res.end(`first ${uri}`);
+    });
+    first.listen(path);
+    await once(first, 'listening');
+    gw = await startTestGateway({
+      upstreams: {
+        app: { protocol: 'fastcgi', multiplex: 'auto', servers: [{ address: `unix:${path}`, max_conns: 2 }] },
+      },
+      locations: [{ match: '/', fastcgi: { pass: 'app', keep_conn: true } }],
+    });
+  });
+
+  after(async () => {
+    for (const h of held.splice(0)) h();
+    await gw?.close();
+    second?.closeAllConnections();
+    second?.close();
+    await dir?.cleanup();
+  });
+
+  const member = () => gw.upstreams().find((g) => g.name === 'app')?.members[0];
+
+  it('a multiplexed connection lost with a request on it: asked again, and the new answer (no) is kept', async () => {
+    assert.equal((await httpRequest(gw.url, { path: '/warm' })).status, 200);
+    await until(() => (member()?.requestCap ?? 0) > 2);
+    const lost = httpRequest(gw.url, { path: '/hold/lost' });
+    await until(() => held.length === 1);
+    first.closeAllConnections();
+    await new Promise((r) => first.close(r));
+    assert.equal((await lost).status, 502);
+    assert.equal(member()?.requestCap, 2, 'the answer is forgotten: one request per connection again');
+
+    // Another program at the same address, which does not multiplex (as php-fpm).
+    await rm(path, { force: true });
+    second = createFastCgiServer(
+      async (req, res) => {
+        await new Promise((r) => setImmediate(r));
+        res.end(`second ${String(req.env.REQUEST_URI)}`);
+      },
+      { multiplex: false },
+    );
+    const conns = countConnections(second);
+    second.listen(path);
+    await once(second, 'listening');
+    for (let round = 0; round < 3; round++) {
+      const results = await Promise.all(
+        Array.from({ length: 20 }, (_, i) => httpRequest(gw.url, { path: `/r${round}/${i}` })),
+      );
+      results.forEach((r, i) => {
+        assert.equal(r.status, 200);
+        assert.equal(r.body.toString(), `second /r${round}/${i}`);
+      });
+    }
+    assert.equal(member()?.requestCap, 2);
+    assert.ok(conns.maxOpen <= 2, `connections open at once: ${conns.maxOpen}`);
+  });
+});
+
 const phpFpm = requirePeer('php-fpm', PHP_FPM_PATH);
 
 describe('multiplex: auto with php-fpm (FCGI_MPXS_CONNS=0)', { skip: phpFpm.skip }, () => {
@@ -208,6 +379,8 @@ describe('multiplex: auto with php-fpm (FCGI_MPXS_CONNS=0)', { skip: phpFpm.skip
       for (const r of results) assert.equal(r.status, 200);
       await new Promise((r) => setTimeout(r, 20));
     }
-    assert.equal(gw.upstreams().find((g) => g.name === 'php')?.members[0]?.failures, 0);
+    const member = gw.upstreams().find((g) => g.name === 'php')?.members[0];
+    assert.equal(member?.failures, 0);
+    assert.equal(member?.requestCap, 3, 'php-fpm said no: max_conns requests, one per connection');
   });
 });
