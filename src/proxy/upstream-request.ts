@@ -226,12 +226,7 @@ export class UpstreamRequest {
       group.release(member);
       throw error;
     }
-    const outcome = await sink.outcome;
-    if (outcome.kind === 'retry' || outcome.kind === 'diverted') client.stop();
-    else await client.closed;
-    if (outcome.kind === 'diverted') this.diverted(member, outcome.diversion);
-    group.release(member, { bytesIn: exchange.bytesRead, bytesOut: exchange.bytesWritten });
-    return outcome.kind === 'retry' ? 'retry' : 'done';
+    return this.finishAttempt(member, exchange, sink, client);
   }
 
   /**
@@ -269,12 +264,29 @@ export class UpstreamRequest {
       group.release(member);
       return 'done';
     }
-    const client = this.watchClient(exchange, sink);
+    return this.finishAttempt(member, exchange, sink, this.watchClient(exchange, sink));
+  }
+
+  /**
+   * The end of an attempt for the group. The member is released as soon as the backend is
+   * done with the request (nginx frees the peer when the upstream finishes), not when a slow
+   * client has the last byte of a buffered response: its place below max_conns goes to the
+   * oldest queued request at once. Resolves when the client is done too.
+   */
+  private async finishAttempt(
+    member: Member,
+    exchange: { readonly bytesRead: number; readonly bytesWritten: number },
+    sink: AttemptSink,
+    client: { readonly closed: Promise<void>; stop(): void },
+  ): Promise<Step> {
+    const group = this.o.route.upstream.group;
     const outcome = await sink.outcome;
-    if (outcome.kind === 'retry' || outcome.kind === 'diverted') client.stop();
-    else await client.closed;
+    const passedOn = outcome.kind !== 'retry' && outcome.kind !== 'diverted';
+    if (!passedOn) client.stop();
+    else await Promise.race([sink.ended, client.closed]);
     if (outcome.kind === 'diverted') this.diverted(member, outcome.diversion);
     group.release(member, { bytesIn: exchange.bytesRead, bytesOut: exchange.bytesWritten });
+    if (passedOn) await client.closed;
     return outcome.kind === 'retry' ? 'retry' : 'done';
   }
 

@@ -20,7 +20,7 @@ import {
 import { PHP_FPM_PATH, type PhpFpm, requirePeer, startPhpFpm } from '../support/peers.ts';
 import { makeTempDir, type TempDir } from '../support/ports.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
-import { httpRequest, RawConnection } from './support/http.ts';
+import { httpRequest, openRequest, RawConnection } from './support/http.ts';
 import {
   type ScriptedBackend,
   type ScriptedExchange,
@@ -219,11 +219,23 @@ class CountingBackend {
   }
 }
 
-/** Answers after a turn of the event loop, so that concurrent requests overlap. */
+/** 16 MiB: more than the sockets between gateway and client hold. */
+const BIG = 16 * 1024 * 1024;
+
+/** Answers after a turn of the event loop, so that concurrent requests overlap; /big: BIG bytes. */
 const echoUri: BackendHandler = async (req, res) => {
   await new Promise((r) => setImmediate(r));
   res.setHeader('Content-Type', 'text/plain');
-  res.end(String(req.env.REQUEST_URI));
+  const uri = String(req.env.REQUEST_URI);
+  if (!uri.endsWith('/big')) {
+    res.end(uri);
+    return;
+  }
+  const piece = Buffer.alloc(64 * 1024, 0x61);
+  for (let sent = 0; sent < BIG && !req.signal.aborted; sent += piece.length) {
+    if (!res.write(piece)) await once(res, 'drain');
+  }
+  res.end();
 };
 
 for (const protocol of ['scgi', 'fastcgi'] as const) {
@@ -237,13 +249,12 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
         upstreams: {
           // Multiplexing is the next test's; here, one request per connection.
           app: { protocol, multiplex: 'off', servers: [{ address: backend.address, max_conns: 4 }] },
+          one: { protocol, multiplex: 'off', servers: [{ address: backend.address, max_conns: 1 }] },
         },
-        locations: [
-          {
-            match: '/',
-            [protocol]: protocol === 'fastcgi' ? { pass: 'app', keep_conn: true } : { pass: 'app' },
-          },
-        ],
+        locations: ['app', 'one'].map((pass) => ({
+          match: pass === 'app' ? '/' : '/one/',
+          [protocol]: protocol === 'fastcgi' ? { pass, keep_conn: true } : { pass },
+        })),
       });
     });
 
@@ -264,6 +275,18 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
       // FastCGI keeps them: a handful of connections carried the 200 requests.
       if (protocol === 'fastcgi') assert.ok(backend.connections <= 4, `connections: ${backend.connections}`);
       else assert.equal(backend.connections, 200);
+    });
+
+    it('a client slow to read a buffered answer does not hold the place: the backend is done with it', async () => {
+      // max_conns 1: the big answer's request held the place until its client read it all.
+      const slow = await openRequest(gw.url, { path: '/one/big' });
+      slow.pause();
+      const other = await httpRequest(gw.url, { path: '/one/other' });
+      assert.equal(other.status, 200);
+      assert.equal(other.body.toString(), '/one/other');
+      let length = 0;
+      for await (const chunk of slow as AsyncIterable<Buffer>) length += chunk.length;
+      assert.equal(length, BIG);
     });
   });
 }
