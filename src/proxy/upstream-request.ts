@@ -173,7 +173,7 @@ export class UpstreamRequest {
   private async attempt(member: Member, target: SocketTarget): Promise<Step> {
     const { res, route } = this.o;
     const mux = route.keepConn ? route.upstream.muxes[member.index] : undefined;
-    if (mux?.ready()) {
+    if (mux?.ready(route.socketOptions)) {
       const inline = inlineBody(this.o.exchange.body);
       if (inline !== undefined) return this.attemptMux(member, target, mux, inline);
     }
@@ -247,7 +247,14 @@ export class UpstreamRequest {
     const sink = new AttemptSink(new Judge(this, member, target, true));
     let exchange: MuxExchange;
     try {
-      exchange = await mux.exchange(this.o.exchange, sink, inline, route.connectTimeout, abort.signal);
+      exchange = await mux.exchange(
+        this.o.exchange,
+        sink,
+        inline,
+        route.connectTimeout,
+        abort.signal,
+        route.socketOptions,
+      );
     } catch (error) {
       res.off('close', onClose);
       group.release(member);

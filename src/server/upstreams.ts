@@ -292,15 +292,19 @@ export class UpstreamSet {
     const muxes = pools.map((pool, i) => {
       if (options.protocol !== 'fastcgi' || multiplex === 'off') return undefined;
       const member = group.members[i] as Member;
-      return new MuxPool(pool.name, (ms, signal, reclaim) => lendForGood(pool, ms, signal, reclaim), {
-        mode: multiplex,
-        maxReqs: MUX_MAX_REQS,
-        bufferLimit: MUX_BUFFER_LIMIT,
-        idleTimeout: pooling.keepaliveTimeout ?? 60_000,
-        askTimeout: 2000,
-        askAgainAfter: 60_000,
-        onChange: (capacity) => group.setRequestCap(member, requestCap(member.maxConns, capacity)),
-      });
+      return new MuxPool(
+        pool.name,
+        (ms, signal, reclaim, socket) => lendForGood(pool, ms, signal, reclaim, socket),
+        {
+          mode: multiplex,
+          maxReqs: MUX_MAX_REQS,
+          bufferLimit: MUX_BUFFER_LIMIT,
+          idleTimeout: pooling.keepaliveTimeout ?? 60_000,
+          askTimeout: 2000,
+          askAgainAfter: 60_000,
+          onChange: (capacity) => group.setRequestCap(member, requestCap(member.maxConns, capacity)),
+        },
+      );
     });
     return { group, targets, hashKey, pools, connects, muxes };
   }
@@ -316,10 +320,12 @@ async function lendForGood(
   timeoutMs: number,
   signal?: AbortSignal,
   reclaim?: () => void,
+  socket?: SocketOptions,
 ): Promise<Socket> {
   const connection = await pool.acquire(signal, {
     fresh: true,
     connectTimeout: timeoutMs,
+    socket,
     ...(reclaim === undefined ? {} : { reclaim }),
   });
   connection.socket.once('close', () => pool.release(connection, false));

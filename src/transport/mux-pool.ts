@@ -21,6 +21,7 @@
  */
 import type { Socket } from 'node:net';
 import { GatewayError } from '../errors.ts';
+import type { SocketOptions } from '../pool/connector.ts';
 import type { ExchangeRequest, ExchangeSink } from './exchange.ts';
 import { MuxConnection } from './mux-connection.ts';
 import type { MuxExchange } from './mux-exchange.ts';
@@ -63,7 +64,12 @@ export interface MuxCapacity {
  * Opens a connection. `reclaim`, when given, is how the source (the member's ConnectionPool)
  * asks for the connection back when a request waits for its place below max_conns.
  */
-export type MuxConnect = (timeoutMs: number, signal?: AbortSignal, reclaim?: () => void) => Promise<Socket>;
+export type MuxConnect = (
+  timeoutMs: number,
+  signal?: AbortSignal,
+  reclaim?: () => void,
+  socket?: SocketOptions,
+) => Promise<Socket>;
 
 type Support =
   | { readonly state: 'unknown' | 'asking' | 'no' }
@@ -95,9 +101,10 @@ export class MuxPool {
 
   /**
    * True when requests should be multiplexed now. With `auto`, the first call starts the
-   * question (answered later) and says false meanwhile.
+   * question (answered later, on a connection set up with `socket`: nginx `*_bind`) and says
+   * false meanwhile.
    */
-  ready(now = Date.now()): boolean {
+  ready(socket?: SocketOptions, now = Date.now()): boolean {
     const s = this.support;
     if (s.state === 'yes') return true;
     if (this.settings.mode === 'off' || this.closed) return false;
@@ -105,20 +112,25 @@ export class MuxPool {
       s.state === 'unknown' ||
       (s.state === 'no' && this.askedAt > 0 && now - this.askedAt > this.settings.askAgainAfter)
     ) {
-      void this.ask(now);
+      void this.ask(now, socket);
     }
     return false;
   }
 
-  /** Starts `request` on a multiplexed connection, opening one if every one is full. */
+  /**
+   * Starts `request` on a multiplexed connection, opening one (set up with `socket`) if every
+   * one is full; an open connection is shared whatever it was set up with, as nginx's keepalive
+   * cache reuses one.
+   */
   async exchange(
     request: ExchangeRequest,
     sink: ExchangeSink,
     inlineBody: Buffer,
     connectTimeout: number,
     signal?: AbortSignal,
+    socket?: SocketOptions,
   ): Promise<MuxExchange> {
-    const connection = await this.connectionWithRoom(connectTimeout, signal);
+    const connection = await this.connectionWithRoom(connectTimeout, signal, socket);
     if (signal?.aborted)
       throw new GatewayError(
         'ERR_CLIENT_GONE',
@@ -143,7 +155,11 @@ export class MuxPool {
     return this.connections.length;
   }
 
-  private async connectionWithRoom(connectTimeout: number, signal?: AbortSignal): Promise<MuxConnection> {
+  private async connectionWithRoom(
+    connectTimeout: number,
+    signal: AbortSignal | undefined,
+    socket: SocketOptions | undefined,
+  ): Promise<MuxConnection> {
     for (;;) {
       let best: MuxConnection | undefined;
       for (const c of this.connections)
@@ -157,7 +173,7 @@ export class MuxPool {
         continue;
       }
       this.openingFor = 1;
-      const opening = this.open(connectTimeout, signal, maxReqs);
+      const opening = this.open(connectTimeout, signal, maxReqs, socket);
       this.opening = opening;
       try {
         const c = await opening;
@@ -172,16 +188,22 @@ export class MuxPool {
     connectTimeout: number,
     signal: AbortSignal | undefined,
     maxReqs: number,
+    socketOptions: SocketOptions | undefined,
   ): Promise<MuxConnection> {
     let socket: Socket;
     let connection: MuxConnection | undefined;
     let retire = false;
     try {
       // Asked back: it finishes what it carries, takes nothing new, and closes.
-      socket = await this.connect(connectTimeout, signal, () => {
-        if (connection === undefined) retire = true;
-        else connection.retire();
-      });
+      socket = await this.connect(
+        connectTimeout,
+        signal,
+        () => {
+          if (connection === undefined) retire = true;
+          else connection.retire();
+        },
+        socketOptions,
+      );
     } catch (error) {
       // The member may come back as another program: ask again before multiplexing (not for
       // a wait at max_conns or a client that left: failure 'none').
@@ -262,7 +284,7 @@ export class MuxPool {
     );
   }
 
-  private async ask(now: number): Promise<void> {
+  private async ask(now: number, socketOptions: SocketOptions | undefined): Promise<void> {
     this.support = { state: 'asking' };
     this.askedAt = now;
     let answer: Support = { state: 'no' };
@@ -271,6 +293,8 @@ export class MuxPool {
       const socket = await this.connect(
         this.settings.askTimeout,
         AbortSignal.timeout(this.settings.askTimeout),
+        undefined,
+        socketOptions,
       );
       const result = await runProbe(socket, {
         kind: 'get_values',

@@ -344,6 +344,41 @@ describe('multiplex: auto asks again after a failure (the application replaced b
   });
 });
 
+describe('multiplexed connections and the question honour bind (nginx fastcgi_bind)', () => {
+  let backend: FastCgiServer;
+  let gw: TestGateway;
+  const sources: string[] = [];
+
+  before(async () => {
+    backend = createFastCgiServer((req, res) => res.end(String(req.env.REQUEST_URI)));
+    backend.on('connection', (socket: Socket) => sources.push(String(socket.remoteAddress)));
+    backend.listen(0, '127.0.0.1');
+    await once(backend, 'listening');
+    const address = `127.0.0.1:${(backend.address() as AddressInfo).port}`;
+    gw = await startTestGateway({
+      upstreams: { app: { protocol: 'fastcgi', multiplex: 'auto', servers: [{ address }] } },
+      locations: [{ match: '/', fastcgi: { pass: 'app', keep_conn: true, bind: '127.0.0.5' } }],
+    });
+  });
+
+  after(async () => {
+    await gw?.close();
+    backend.closeAllConnections();
+    backend.close();
+  });
+
+  it('every connection, the GET_VALUES one and the shared ones, comes from the bound address', async () => {
+    assert.equal((await httpRequest(gw.url, { path: '/first' })).status, 200);
+    await until(() => (gw.upstreams().find((g) => g.name === 'app')?.members[0]?.requestCap ?? 0) > 0);
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => httpRequest(gw.url, { path: `/m${i}` })),
+    );
+    for (const [i, r] of results.entries()) assert.equal(r.body.toString(), `/m${i}`);
+    assert.ok(sources.length >= 2, `connections: ${sources.length}`);
+    assert.deepEqual(new Set(sources), new Set(['127.0.0.5']));
+  });
+});
+
 const phpFpm = requirePeer('php-fpm', PHP_FPM_PATH);
 
 describe('multiplex: auto with php-fpm (FCGI_MPXS_CONNS=0)', { skip: phpFpm.skip }, () => {
