@@ -47,6 +47,8 @@ export class MuxConnection implements MuxLink {
   private nextId = 1;
   private readonly freeIds: number[] = [];
   closed = false;
+  /** Set by `retire`: no new requests, closed once the last one is over. */
+  private retiring = false;
   /** Requests carried so far. */
   requests = 0;
 
@@ -86,9 +88,6 @@ export class MuxConnection implements MuxLink {
     );
     socket.resume();
   }
-
-  /** Set by `retire`: no new requests, closed once the last one is over. */
-  private retiring = false;
 
   /** Requests that could start now. */
   get room(): number {

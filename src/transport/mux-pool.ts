@@ -10,8 +10,8 @@
  * leaves the member on connections of its own, and the question is asked again later only if
  * it could not be answered. Until the answer is in, requests use the ordinary pool: asking
  * never delays one. A multiplexed connection that breaks with requests on it, a request
- * refused with FCGI_CANT_MPX_CONN, or a connect that fails, makes `auto` forget the answer and ask again: what listens there now may be
- * another program (php-fpm restarted in place of a Node app).
+ * refused with FCGI_CANT_MPX_CONN, or a connect that fails makes `auto` forget the answer and
+ * ask again: what listens there now may be another program (php-fpm in place of a Node app).
  *
  * Connections come from `connect`, which the gateway points at the member's ConnectionPool
  * (a connection lent for good, given back when it closes): the question's connection and the
