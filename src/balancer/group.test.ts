@@ -236,3 +236,23 @@ test('a raised request cap (the member multiplexes now) wakes as many waiters as
   await waits[2];
   group.dispose();
 });
+
+test('a request ending in one group wakes a request waiting for the same host in another', async () => {
+  const registry = new HostRegistry();
+  const queue = { size: 10, timeout: 60_000 };
+  const a = makeGroup([{ max_conns: 1 }], { name: 'a', queue }, { registry }).group;
+  const b = makeGroup([{ max_conns: 1 }], { name: 'b', queue }, { registry }).group;
+  const held = a.acquire(ctx(), 0);
+  assert.ok(held.ok);
+  assert.equal(b.mayQueue(0), true, 'the host is at max_conns for b too');
+  // Bounded, so that a wait nobody ends fails the test (ERR_UPSTREAM_QUEUE_TIMEOUT).
+  const waiting = b.wait(undefined, Date.now() + 5_000);
+  a.release(held.member);
+  await waiting;
+  const sel = b.acquire(ctx(), 0);
+  assert.ok(sel.ok);
+  b.release(sel.member);
+  a.dispose();
+  b.dispose();
+  assert.equal(sel.member.host.queues.size, 0);
+});

@@ -149,6 +149,7 @@ export class UpstreamGroup implements HealthGroup {
     const q = options.queue;
     this.queue =
       q !== undefined && q.size > 0 ? new AdmissionQueue(options.name, q.size, q.timeout) : undefined;
+    if (this.queue !== undefined) for (const m of this.members) m.host.queues.add(this.queue);
     this.forceRecovery = options.forcerecovery ?? BALANCER_DEFAULTS.forcerecovery;
     this.singleNeverFails = options.single_never_fails ?? BALANCER_DEFAULTS.single_never_fails;
     const sticky = options.sticky;
@@ -204,8 +205,18 @@ export class UpstreamGroup implements HealthGroup {
   /** The request acquired on `member` is over; call exactly once per successful acquire. */
   release(member: Member, traffic?: Traffic): void {
     end(member, traffic);
-    // A slot may have opened: the oldest queued request tries again.
-    this.queue?.wake();
+    // A place may have opened: the oldest request queued here tries again; else the oldest of
+    // another group naming the host (requests in flight on a host count in every group).
+    if (this.queue !== undefined && this.queue.length > 0) {
+      this.queue.wake();
+      return;
+    }
+    for (const queue of member.host.queues) {
+      if (queue.length > 0) {
+        queue.wake();
+        return;
+      }
+    }
   }
 
   /** No member was free only because of max_conns: the request may wait in `queue`. */
@@ -307,6 +318,7 @@ export class UpstreamGroup implements HealthGroup {
       ),
     );
     for (const m of this.members) {
+      if (this.queue !== undefined) m.host.queues.delete(this.queue);
       this.registry.releaseSlot(m.host, this.name);
       this.registry.release(m.host);
     }

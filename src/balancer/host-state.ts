@@ -80,6 +80,11 @@ export class HostState {
   refs = 0;
   /** Balancing state per group name. */
   readonly slots = new Map<string, PolicySlot>();
+  /**
+   * The queues of the groups naming this host (group.ts): a request ending on the host in one
+   * group wakes a request waiting for it in another, which shares its max_conns count.
+   */
+  readonly queues = new Set<{ readonly length: number; wake(): void }>();
 
   constructor(key: string, protocol: string, address: string) {
     this.key = key;
