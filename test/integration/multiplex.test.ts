@@ -15,6 +15,7 @@ import { after, before, describe, it } from 'node:test';
 import { createFastCgiServer, type FastCgiServer } from '../../src/backend/index.ts';
 import { PHP_FPM_PATH, type PhpFpm, requirePeer, startPhpFpm } from '../support/peers.ts';
 import { makeTempDir, type TempDir, unixSocketPath } from '../support/ports.ts';
+import { type ConnectionCount, countConnections } from './support/connection-count.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
 import { httpRequest } from './support/http.ts';
 
@@ -173,29 +174,10 @@ describe('multiplex: auto asks the application first', () => {
   });
 });
 
-/** Counts the connections open at a backend (until the backend is done with each) and its requests. */
-function countConnections(server: FastCgiServer) {
-  const c = { open: 0, maxOpen: 0, total: 0 };
-  server.on('connection', (socket: Socket) => {
-    c.total++;
-    c.open++;
-    c.maxOpen = Math.max(c.maxOpen, c.open);
-    let counted = true;
-    const done = (): void => {
-      if (counted) c.open--;
-      counted = false;
-    };
-    socket.once('finish', done);
-    socket.once('end', done);
-    socket.once('close', done);
-  });
-  return c;
-}
-
 describe('max_conns with multiplexing: it caps connections, not requests', () => {
   let backend: FastCgiServer;
   let gw: TestGateway;
-  let conns: ReturnType<typeof countConnections>;
+  let conns: ConnectionCount;
   const held: Array<() => void> = [];
 
   before(async () => {

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
@@ -19,6 +19,7 @@ import {
 } from '../../src/backend/index.ts';
 import { PHP_FPM_PATH, type PhpFpm, requirePeer, startPhpFpm } from '../support/peers.ts';
 import { makeTempDir, type TempDir } from '../support/ports.ts';
+import { type ConnectionCount, countConnections } from './support/connection-count.ts';
 import { startTestGateway, type TestGateway } from './support/gateway.ts';
 import { httpRequest, openRequest, RawConnection } from './support/http.ts';
 import {
@@ -186,28 +187,12 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
  */
 class CountingBackend {
   server!: ScgiServer | FastCgiServer;
-  open = 0;
-  maxOpen = 0;
-  connections = 0;
+  count!: ConnectionCount;
   address = '';
 
   async start(protocol: 'scgi' | 'fastcgi', handler: BackendHandler): Promise<void> {
     this.server = protocol === 'scgi' ? createScgiServer(handler) : createFastCgiServer(handler);
-    this.server.on('connection', (socket: Socket) => {
-      this.connections++;
-      this.open++;
-      this.maxOpen = Math.max(this.maxOpen, this.open);
-      // Counted until the backend is done with it: its own end sent (SCGI answers then
-      // closes) or the gateway's end seen (a kept FastCGI connection the gateway closed).
-      let counted = true;
-      const done = (): void => {
-        if (counted) this.open--;
-        counted = false;
-      };
-      socket.once('finish', done);
-      socket.once('end', done);
-      socket.once('close', done);
-    });
+    this.count = countConnections(this.server);
     this.server.listen(0, '127.0.0.1');
     await once(this.server, 'listening');
     this.address = `127.0.0.1:${(this.server.address() as AddressInfo).port}`;
@@ -271,10 +256,10 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
         assert.equal(r.status, 200);
         assert.equal(r.body.toString(), `/c/${i}`);
       });
-      assert.ok(backend.maxOpen <= 4, `connections open at once: ${backend.maxOpen}`);
+      assert.ok(backend.count.maxOpen <= 4, `connections open at once: ${backend.count.maxOpen}`);
       // FastCGI keeps them: a handful of connections carried the 200 requests.
-      if (protocol === 'fastcgi') assert.ok(backend.connections <= 4, `connections: ${backend.connections}`);
-      else assert.equal(backend.connections, 200);
+      if (protocol === 'fastcgi') assert.ok(backend.count.total <= 4, `connections: ${backend.count.total}`);
+      else assert.equal(backend.count.total, 200);
     });
 
     it('a client slow to read a buffered answer does not hold the place: the backend is done with it', async () => {
