@@ -43,6 +43,11 @@ export interface RequestFacts {
   readonly contentType: string;
   /** `root` of the matched location (a location context may override it). */
   readonly documentRoot: string;
+  /**
+   * A prefix location's nginx `alias`: `$request_filename` is `text` + `$uri` after `prefix`
+   * (ngx_http_map_uri_to_path), not `$document_root$uri`. Undefined for `root`.
+   */
+  readonly alias?: { readonly text: string; readonly prefix: string } | undefined;
   /** `$request_id`: unique per request. */
   readonly requestId: string;
   /** The machine's host name (`$hostname`). */

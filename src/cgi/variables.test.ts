@@ -1,7 +1,10 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: `${name}` is nginx template syntax under test
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { ClientRequestError, ConfigError } from '../errors.ts';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClientRequestError, ConfigError, GatewayError } from '../errors.ts';
 import { makeRequestFacts, type RequestFacts } from './request-facts.ts';
 import {
   checkTemplate,
@@ -130,6 +133,42 @@ describe('variables', () => {
   for (const [source, expected] of table) {
     it(`${source} = ${JSON.stringify(expected)}`, () => assert.equal(evaluate(source, facts), expected));
   }
+
+  it('$request_filename under a prefix location alias: alias + $uri after the prefix (nginx)', () => {
+    const alias = { text: '/data/assets/', prefix: '/static/' };
+    const f = { documentRoot: '/data/assets', alias, path: '/static/css/app.css' };
+    assert.equal(evaluate('$request_filename', f), '/data/assets/css/app.css');
+    assert.equal(evaluate('$document_root', f), '/data/assets');
+    // nginx's famous slash mismatch is kept as nginx maps it: alias /data/x + /i/a = /data/xa.
+    const g = { documentRoot: '/data/x', alias: { text: '/data/x', prefix: '/i/' }, path: '/i/a' };
+    assert.equal(evaluate('$request_filename', g), '/data/xa');
+    // A $uri that no longer starts with the prefix (an internal redirect): root-like.
+    assert.equal(evaluate('$request_filename', { ...f, path: '/index.php' }), '/data/assets/index.php');
+  });
+
+  it('$realpath_root resolves symlinks of the root per request; an unresolvable root is a 500', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'portico-realpath-'));
+    try {
+      mkdirSync(join(dir, 'releases', '1'), { recursive: true });
+      mkdirSync(join(dir, 'releases', '2'));
+      symlinkSync('releases/1', join(dir, 'current'));
+      const template = compileTemplate('$realpath_root|$document_root');
+      const ctx = () => new VariableContext(makeRequestFacts({ documentRoot: join(dir, 'current') }));
+      const real = realpathSync(dir);
+      assert.equal(template.evaluate(ctx()), `${real}/releases/1|${dir}/current`);
+      // A deploy switches the link: the next request sees the new release.
+      unlinkSync(join(dir, 'current'));
+      symlinkSync('releases/2', join(dir, 'current'));
+      assert.equal(template.evaluate(ctx()), `${real}/releases/2|${dir}/current`);
+      unlinkSync(join(dir, 'current'));
+      assert.throws(
+        () => template.evaluate(ctx()),
+        (e: unknown) => e instanceof GatewayError && e.status === 500 && /realpath/.test(e.message),
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 
   it('$is_args, $https and the request port are empty when absent', () => {
     assert.equal(

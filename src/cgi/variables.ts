@@ -5,7 +5,8 @@
  */
 
 import { createRequire } from 'node:module';
-import { ClientRequestError } from '../errors.ts';
+import { realpathSync } from 'node:fs';
+import { ClientRequestError, GatewayError } from '../errors.ts';
 import {
   configError,
   type IssueLocation,
@@ -163,6 +164,39 @@ const escapeHtml = (s: string): string =>
     ? s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;')
     : s;
 
+/** nginx `$request_filename`: root + $uri, or a prefix location's alias + the rest of $uri. */
+function requestFilename(c: VariableContext): string {
+  const alias = c.facts.alias;
+  const path = c.facts.path;
+  if (alias !== undefined && c.documentRoot === c.facts.documentRoot && path.startsWith(alias.prefix)) {
+    return alias.text + path.slice(alias.prefix.length);
+  }
+  return c.documentRoot + path;
+}
+
+/**
+ * nginx `$realpath_root`: the document root with every symlink resolved, per request, so a
+ * deploy that switches `current -> releases/N` gives PHP (and its opcache, which keys on the
+ * path) the new release at once. A blocking realpath(3), as nginx's; computed only when a
+ * template uses it. A root that cannot be resolved is a 500, as nginx's NGX_ERROR.
+ */
+function realpathRoot(c: VariableContext): string {
+  const root = c.documentRoot === '' ? '/' : c.documentRoot;
+  try {
+    // The same string form as the configured root it comes from.
+    return realpathSync.native(root);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code ?? 'error';
+    throw new GatewayError(
+      'ERR_REALPATH_ROOT',
+      `realpath() "${root}" failed (${code})`,
+      'gateway',
+      500,
+      'none',
+    );
+  }
+}
+
 /** The named variables. Portico extras are marked; everything else is nginx's own. */
 const VARIABLES = new Map<string, Getter>([
   [
@@ -188,7 +222,8 @@ const VARIABLES = new Map<string, Getter>([
   ['remote_addr', (c) => c.facts.remoteAddr],
   ['remote_port', (c) => c.facts.remotePort],
   ['document_root', (c) => c.documentRoot],
-  ['request_filename', (c) => c.documentRoot + c.facts.path],
+  ['request_filename', requestFilename],
+  ['realpath_root', realpathRoot],
   ['fastcgi_script_name', (c) => c.scriptName],
   ['fastcgi_path_info', (c) => c.pathInfo],
   ['request_id', (c) => c.facts.requestId],

@@ -201,9 +201,12 @@ function locationLines(config: PorticoConfig, location: LocationConfig): string[
   if (location.try_files !== undefined) lines.push(`  try_files ${location.try_files.join(' ')}`);
   if (location.scgi === undefined && location.fastcgi === undefined) {
     lines.push(
-      `  files: index ${(location.index ?? ['index.html']).join(' ')}, default_type ${config.default_type}`,
+      `  files: index ${(location.index ?? ['index.html']).join(' ')}, default_type ${location.default_type ?? config.default_type}`,
     );
+  } else if (location.default_type !== undefined) {
+    lines.push(`  files: default_type ${location.default_type}`);
   }
+  if (location.types !== undefined) lines.push(`  types (over the server's): ${typesText(location.types)}`);
   const backend =
     location.scgi !== undefined
       ? backendLines(config, 'scgi', location.scgi)
@@ -256,6 +259,13 @@ function proxyPassLines(config: PorticoConfig, entry: ProxyPassConfig): string[]
   ];
 }
 
+/** nginx `types` as `type ext ext; type ext`. */
+function typesText(types: Readonly<Record<string, readonly string[]>>): string {
+  return Object.entries(types)
+    .map(([type, extensions]) => `${type} ${extensions.join(' ')}`)
+    .join('; ');
+}
+
 /** The `portico check` report for a valid config. */
 export function formatConfigSummary(config: PorticoConfig, file: string): string {
   const out: string[] = [`configuration ${file} is valid`, '', 'listen:'];
@@ -266,6 +276,7 @@ export function formatConfigSummary(config: PorticoConfig, file: string): string
   out.push(
     `server_name: ${config.server_name.map((n) => JSON.stringify(n)).join(', ')}`,
     `root: ${config.root}`,
+    ...(config.types === undefined ? [] : [`types (over the built-in table): ${typesText(config.types)}`]),
     `client: client_max_body_size ${formatSize(config.client_max_body_size)}${config.client_max_body_size === 0 ? ' (unlimited)' : ''}, client_body_buffer_size ${formatSize(config.client_body_buffer_size)}, client_body_temp_path ${config.client_body_temp_path}`,
     `request head: large_client_header_buffers ${config.large_client_header_buffers.number} x ${formatSize(config.large_client_header_buffers.size)} (${formatSize(config.large_client_header_buffers.number * config.large_client_header_buffers.size)} at most)`,
     `workers: ${config.workers === 'auto' ? 'auto (one per core)' : config.workers}`,

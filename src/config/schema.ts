@@ -31,7 +31,9 @@ import {
   parseLocationMatch,
 } from './match.ts';
 import {
+  defaultType,
   indexList,
+  mimeTypes,
   phpFastcgiBlock,
   phpPreset,
   returnDirective,
@@ -80,6 +82,8 @@ function locationSchema(ctx: SchemaContext) {
     index: indexList(),
     try_files: tryFilesList(),
     symlinks: symlinkPolicy(),
+    default_type: defaultType().optional(),
+    types: mimeTypes(),
     return: returnDirective(),
     error_page: errorPages(),
     limit_rate: size()
@@ -417,15 +421,8 @@ export function createConfigSchema(ctx: SchemaContext) {
     error_page: errorPages(),
     limit_rate: size().prefault('0').meta({ description: 'nginx limit_rate for every location (0: none)' }),
     limit_rate_after: size().prefault('0').meta({ description: 'nginx limit_rate_after for every location' }),
-    default_type: z
-      .string()
-      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, {
-        error: (i) => `expected a media type like text/plain, got ${describeValue(i.input)}`,
-      })
-      .prefault(DEFAULTS.default_type)
-      .meta({
-        description: 'nginx default_type: the Content-Type of static files with an unknown extension',
-      }),
+    default_type: defaultType().prefault(DEFAULTS.default_type),
+    types: mimeTypes(),
     client_max_body_size: size().prefault(DEFAULTS.client_max_body_size),
     client_body_buffer_size: size({ min: 1 }).prefault(DEFAULTS.client_body_buffer_size),
     client_body_temp_path: z

@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ConfigError } from '../errors.ts';
+import { duplicateExtension } from '../static/mime-types.ts';
 import { compileIndex, compileTryFiles } from '../static/try-files.ts';
 import { DEFAULTS } from './defaults.ts';
 import { describeValue, regex, strict } from './fields.ts';
@@ -40,6 +41,54 @@ export function tryFilesList() {
     })
     .optional()
     .meta({ description: 'nginx try_files: files ($uri, $uri/) then a URI, @name or =code' });
+}
+
+const MEDIA_TYPE_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+\/[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** A media type without parameters: `text/plain`. */
+export function mediaType() {
+  return z.string().regex(MEDIA_TYPE_RE, {
+    error: (i) => `expected a media type like text/plain, got ${describeValue(i.input)}`,
+  });
+}
+
+/** nginx `default_type`: the Content-Type of files whose extension no table lists. */
+export function defaultType() {
+  return mediaType().meta({
+    description: 'nginx default_type: the Content-Type of static files with an unknown extension',
+  });
+}
+
+const FILE_EXTENSION_RE = /^[A-Za-z0-9][A-Za-z0-9_+-]*$/;
+
+/**
+ * nginx `types { type ext ...; }`: `{ "text/x-php-source": [phps] }`. Added to the built-in
+ * table (and a location's to the server's); an extension listed under two types is refused.
+ */
+export function mimeTypes() {
+  return z
+    .record(
+      z.string().regex(MEDIA_TYPE_RE, {
+        error: (i) => `expected a media type like text/plain, got ${describeValue(i.input)}`,
+      }),
+      z
+        .array(
+          z.string().regex(FILE_EXTENSION_RE, {
+            error: (i) => `expected an extension without its dot, like "html", got ${describeValue(i.input)}`,
+          }),
+        )
+        .min(1),
+    )
+    .superRefine((types, c) => {
+      const dup = duplicateExtension(types);
+      if (dup !== undefined)
+        c.addIssue({ code: 'custom', message: `extension "${dup}" is listed under two types` });
+    })
+    .optional()
+    .meta({
+      description:
+        'nginx types: { "media/type": [ext, ...] }, added to the built-in table (nginx replaces it)',
+    });
 }
 
 export const SYMLINK_POLICIES = ['always', 'inside-root', 'owner-match', 'never'] as const;

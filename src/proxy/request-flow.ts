@@ -131,7 +131,7 @@ export class RequestFlow {
           args: this.args,
         });
         if (next.kind === 'file') {
-          await sendStaticFile(req, res, next.path, f.root, f.defaultType, this.forceStatus);
+          await sendStaticFile(req, res, next.path, f.root, f, this.forceStatus);
           return 'done';
         }
         break;
@@ -140,7 +140,7 @@ export class RequestFlow {
         const php = decision.php;
         const chosen = await dispatchPhp(this.path, this.args, php);
         if (chosen.kind === 'file') {
-          await sendStaticFile(req, res, chosen.path, php.root, php.defaultType, this.forceStatus);
+          await sendStaticFile(req, res, chosen.path, php.root, php, this.forceStatus);
           return 'done';
         }
         if (chosen.kind === 'redirect') {

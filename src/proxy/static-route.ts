@@ -5,23 +5,27 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { IncomingMessage } from 'node:http';
+import type { MimeTable } from '../static/mime-types.ts';
 import type { PhpDispatchOptions } from '../static/php-dispatch.ts';
 import type { StaticRoot } from '../static/resolve.ts';
 import { serveFile } from '../static/serve.ts';
 import type { CompiledTryFiles } from '../static/try-files.ts';
 import { ClientRequestError, GatewayError } from '../errors.ts';
 
-export interface StaticPart {
-  readonly root: StaticRoot;
-  readonly tryFiles: CompiledTryFiles | undefined;
-  readonly index: readonly string[];
+/** How a location's files are typed: nginx `types` (over the built-in table) and `default_type`. */
+export interface FileTypes {
+  readonly types: MimeTable;
   /** nginx default_type. */
   readonly defaultType: string;
 }
 
-export interface PhpPart extends PhpDispatchOptions {
-  readonly defaultType: string;
+export interface StaticPart extends FileTypes {
+  readonly root: StaticRoot;
+  readonly tryFiles: CompiledTryFiles | undefined;
+  readonly index: readonly string[];
 }
+
+export interface PhpPart extends PhpDispatchOptions, FileTypes {}
 
 /** nginx `return`. */
 export interface ReturnPart {
@@ -38,11 +42,12 @@ export async function sendStaticFile(
   res: ServerResponse,
   path: Buffer,
   root: StaticRoot,
-  defaultType: string,
+  typing: FileTypes,
   status?: number,
 ): Promise<void> {
   // error_page: the page is sent whole with the error's status (no ranges, no 304).
-  const result = await serveFile(req, res, { path }, { root, defaultType, status });
+  const { defaultType, types } = typing;
+  const result = await serveFile(req, res, { path }, { root, defaultType, types, status });
   if (result.sent) return;
   if (result.status === 405) res.setHeader('Allow', 'GET, HEAD');
   throw result.status === 500

@@ -9,6 +9,7 @@ import type { BackendRoute, RouteRequest, SelectionInputs } from '../proxy/route
 import { StaticRoot } from '../static/resolve.ts';
 import type { ResponseRules } from '../proxy/diversion.ts';
 import type { Param } from '../protocol/params.ts';
+import { parseLocationMatch } from '../config/match.ts';
 import type { CompiledUpstream, UpstreamSet } from './upstreams.ts';
 
 import {
@@ -22,6 +23,15 @@ import {
   socketOptions,
   stripSlash,
 } from './route-support.ts';
+
+/** A prefix location's alias and prefix (nginx maps `$request_filename` through them). */
+function aliasOf(location: LocationConfig): FactsBase['alias'] {
+  if (location.alias === undefined) return undefined;
+  const m = parseLocationMatch(location.match);
+  if (!m.ok || m.value.modifier === '~' || m.value.modifier === '~*' || m.value.modifier === '@')
+    return undefined;
+  return { text: location.alias, prefix: m.value.pattern };
+}
 
 /** A location with scgi or fastcgi: nginx semantics (B.1). */
 export class LocationRoute implements BackendRoute {
@@ -88,6 +98,7 @@ export class LocationRoute implements BackendRoute {
     this.base = {
       serverName: config.server_name[0] ?? '',
       documentRoot: stripSlash(location.alias ?? location.root ?? config.root),
+      alias: aliasOf(location),
     };
     const fastcgi = protocol === 'fastcgi' ? (block as FastCgiConfig) : undefined;
     this.split =

@@ -30,6 +30,8 @@ const MACHINE_HOSTNAME = hostname();
 export interface FactsBase {
   readonly serverName: string;
   readonly documentRoot: string;
+  /** A prefix location's alias, for `$request_filename`. */
+  readonly alias?: { readonly text: string; readonly prefix: string } | undefined;
 }
 
 export function facts(request: RouteRequest, base: FactsBase): RequestFacts {
@@ -60,6 +62,7 @@ export function facts(request: RouteRequest, base: FactsBase): RequestFacts {
     contentLength: request.contentLength,
     contentType,
     documentRoot: base.documentRoot,
+    alias: base.alias,
     requestId: request.requestId,
     hostname: MACHINE_HOSTNAME,
     captures: request.captures,

@@ -9,8 +9,9 @@ import {
 import { compileProxyPass, type ProxyPassSpec, type ProxyPassTable } from '../proxy/proxy-pass.ts';
 import type { BodyLimits } from '../proxy/request-body.ts';
 import type { BackendRoute, RouteDecision, Router } from '../proxy/route.ts';
-import type { PhpPart, ReturnPart, StaticPart } from '../proxy/static-route.ts';
+import type { FileTypes, PhpPart, ReturnPart, StaticPart } from '../proxy/static-route.ts';
 import { parseLocationMatch } from '../config/match.ts';
+import { extendMimeTable } from '../static/mime-types.ts';
 import { StaticRoot } from '../static/resolve.ts';
 import type { ErrorPages } from '../proxy/error-pages.ts';
 import { compileTryFiles, DEFAULT_INDEX } from '../static/try-files.ts';
@@ -117,7 +118,7 @@ function fileParts(
         frontController: php.front_controller,
         deny: php.deny.map((source) => new RegExp(source)),
         allowDotfiles: php.allow_dotfiles,
-        defaultType: config.default_type,
+        ...fileTypes(config, location),
       },
     };
   }
@@ -132,8 +133,16 @@ function fileParts(
       root,
       tryFiles: location.try_files === undefined ? undefined : compileTryFiles(location.try_files),
       index: location.index ?? DEFAULT_INDEX,
-      defaultType: config.default_type,
+      ...fileTypes(config, location),
     },
+  };
+}
+
+/** nginx types / default_type: the location's over the server's over the built-in table. */
+function fileTypes(config: PorticoConfig, location: LocationConfig): FileTypes {
+  return {
+    types: extendMimeTable(location.types, extendMimeTable(config.types)),
+    defaultType: location.default_type ?? config.default_type,
   };
 }
 

@@ -14,7 +14,17 @@ export {
 } from './conditional.ts';
 export { type BodySegment, FILE_TRUNCATED, FileBodyReadable } from './file-body.ts';
 export { formatHttpDate, parseHttpDate } from './http-date.ts';
-export { CHARSET_TYPES, extensionOf, MIME_TYPES, mimeTypeFor, withCharset } from './mime-types.ts';
+export {
+  CHARSET_TYPES,
+  DEFAULT_MIME_TABLE,
+  duplicateExtension,
+  extendMimeTable,
+  extensionOf,
+  MIME_TYPES,
+  type MimeTable,
+  mimeTypeFor,
+  withCharset,
+} from './mime-types.ts';
 export { type ByteRange, contentRange, parseRange, planMultipart, type RangeOutcome } from './range.ts';
 export {
   confineFilePath,

@@ -118,7 +118,10 @@ export const MIME_TYPES: Readonly<Record<string, readonly string[]>> = {
   'video/x-matroska': ['mkv'],
 };
 
-const BY_EXTENSION: ReadonlyMap<string, string> = (() => {
+/** An extension (lower case, no dot) -> content type table. */
+export type MimeTable = ReadonlyMap<string, string>;
+
+const BY_EXTENSION: MimeTable = (() => {
   const map = new Map<string, string>();
   for (const [type, extensions] of Object.entries(MIME_TYPES)) {
     for (const ext of extensions) {
@@ -128,6 +131,41 @@ const BY_EXTENSION: ReadonlyMap<string, string> = (() => {
   }
   return map;
 })();
+
+/** The built-in table (nginx's mime.types and a few modern types). */
+export const DEFAULT_MIME_TABLE: MimeTable = BY_EXTENSION;
+
+/**
+ * `base` with `types` (type -> extensions, as nginx's `types { type ext ...; }` block) on top:
+ * an extension listed here takes this type, the others keep theirs. nginx replaces the whole
+ * table when a context has a `types` block, which silently turns every other file into
+ * default_type; Portico adds, as Apache's AddType does. An extension listed under two types
+ * in one map is a mistake the caller reports (`duplicateExtension`).
+ */
+export function extendMimeTable(
+  types: Readonly<Record<string, readonly string[]>> | undefined,
+  base: MimeTable = BY_EXTENSION,
+): MimeTable {
+  if (types === undefined || Object.keys(types).length === 0) return base;
+  const map = new Map(base);
+  for (const [type, extensions] of Object.entries(types)) {
+    for (const ext of extensions) map.set(ext.toLowerCase(), type);
+  }
+  return map;
+}
+
+/** The first extension listed under two types in `types` (case-insensitive), or undefined. */
+export function duplicateExtension(types: Readonly<Record<string, readonly string[]>>): string | undefined {
+  const seen = new Set<string>();
+  for (const extensions of Object.values(types)) {
+    for (const ext of extensions) {
+      const lower = ext.toLowerCase();
+      if (seen.has(lower)) return lower;
+      seen.add(lower);
+    }
+  }
+  return undefined;
+}
 
 /** Types nginx's `charset_types` covers by default, the ones `withCharset` decorates. */
 export const CHARSET_TYPES: ReadonlySet<string> = new Set([
@@ -152,10 +190,14 @@ export function extensionOf(name: string | Buffer): string {
   return s.slice(dot + 1).toLowerCase();
 }
 
-/** Content type for a file name, or `fallback` (nginx `default_type`) when unknown. */
-export function mimeTypeFor(name: string | Buffer, fallback = 'application/octet-stream'): string {
+/** Content type for a file name in `table`, or `fallback` (nginx `default_type`) when unknown. */
+export function mimeTypeFor(
+  name: string | Buffer,
+  fallback = 'application/octet-stream',
+  table: MimeTable = BY_EXTENSION,
+): string {
   const ext = extensionOf(name);
-  return ext === '' ? fallback : (BY_EXTENSION.get(ext) ?? fallback);
+  return ext === '' ? fallback : (table.get(ext) ?? fallback);
 }
 
 /** `type; charset=...` for the types in `types` (nginx `charset` + `charset_types`), else `type`. */

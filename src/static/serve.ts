@@ -21,7 +21,7 @@ import type { IncomingHttpHeaders, OutgoingHttpHeader, ServerResponse } from 'no
 import { pipeline } from 'node:stream/promises';
 import { evaluatePreconditions, ifRangeMatches, makeEtag, mtimeSeconds } from './conditional.ts';
 import { formatHttpDate } from './http-date.ts';
-import { mimeTypeFor, withCharset } from './mime-types.ts';
+import { type MimeTable, mimeTypeFor, withCharset } from './mime-types.ts';
 import { type BodySegment, FileBodyReadable } from './file-body.ts';
 import { type ByteRange, contentRange, parseRange, planMultipart } from './range.ts';
 import type { StaticRoot } from './resolve.ts';
@@ -44,6 +44,8 @@ export interface ServeFileOptions {
   readonly contentType?: string | undefined;
   /** nginx `default_type` for unknown extensions; default `application/octet-stream`. */
   readonly defaultType?: string | undefined;
+  /** nginx `types`: extension -> type; default the built-in table. */
+  readonly types?: MimeTable | undefined;
   /** nginx `charset`: appended to text types (see `withCharset`); default none. */
   readonly charset?: string | undefined;
   /**
@@ -198,7 +200,9 @@ async function respond(
     if (outcome === 412) return emptyAnswer(res, 412, undefined);
   }
 
-  const type = options.contentType ?? withCharset(mimeTypeFor(path, options.defaultType), options.charset);
+  const type =
+    options.contentType ??
+    withCharset(mimeTypeFor(path, options.defaultType, options.types), options.charset);
   const rangesOn = status === 200 && isGetOrHead && options.ranges !== false;
   if (rangesOn) res.setHeader('Accept-Ranges', 'bytes');
 

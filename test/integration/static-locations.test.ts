@@ -5,6 +5,7 @@
  * `return`, conditional and range requests, and the paths that must never leave the root.
  */
 import assert from 'node:assert/strict';
+import { realpathSync } from 'node:fs';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -18,6 +19,7 @@ describe('static locations', () => {
   let outside: TempDir;
   let backend: ScriptedBackend;
   let gw: TestGateway;
+  const www = () => join(root.path, 'www');
 
   before(async () => {
     root = await makeTempDir('static-root');
@@ -28,19 +30,42 @@ describe('static locations', () => {
     await writeFile(join(www, 'hello.txt'), 'hello, world\n');
     await writeFile(join(www, 'docs', 'index.html'), '<h1>docs</h1>');
     await writeFile(join(www, 'data.unknownext'), 'raw');
+    await writeFile(join(www, 'notes.phps'), '<?php');
+    await writeFile(join(www, 'notes.md'), '# notes');
+    await mkdir(join(www, 'typed'));
+    await writeFile(join(www, 'typed', 'a.phps'), '<?php');
+    await writeFile(join(www, 'typed', 'b.unknownext'), 'raw');
+    await writeFile(join(www, 'typed', 'c.css'), 'p{}');
     await writeFile(join(outside.path, 'secret.txt'), 'secret');
     await symlink(join(outside.path, 'secret.txt'), join(www, 'escape.txt'));
     await mkdir(join(root.path, 'assets'), { recursive: true });
     await writeFile(join(root.path, 'assets', 'app.css'), 'body{}');
     backend = await startScriptedBackend('fastcgi', (ex) => {
+      const files = ex.get('FILES');
       ex.stdout(
-        `Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n${ex.get('SCRIPT_NAME')} ${ex.get('DOCUMENT_URI')} ${ex.get('REQUEST_URI')} ${ex.get('QUERY_STRING')}`,
+        files !== undefined
+          ? `Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n${files}`
+          : `Status: 200 OK\r\nContent-Type: text/plain\r\n\r\n${ex.get('SCRIPT_NAME')} ${ex.get('DOCUMENT_URI')} ${ex.get('REQUEST_URI')} ${ex.get('QUERY_STRING')}`,
       );
       ex.end();
     });
+    await symlink(www, join(root.path, 'current'));
+    const files = '$document_root|$request_filename|$realpath_root';
     gw = await startTestGateway({
       root: www,
+      types: { 'text/x-php-source': ['phps'] },
       locations: [
+        { match: '/typed/', types: { 'text/x-typed': ['phps', 'CSS'] }, default_type: 'application/x-none' },
+        {
+          match: '/aliased/',
+          alias: join(root.path, 'assets/'),
+          fastcgi: { pass: backend.address, params: { FILES: files } },
+        },
+        {
+          match: '/linked/',
+          root: join(root.path, 'current'),
+          fastcgi: { pass: backend.address, params: { FILES: files } },
+        },
         { match: '/', try_files: ['$uri', '$uri/', '/app.php?from=$uri'] },
         { match: '/static/', alias: join(root.path, 'assets/') },
         { match: '= /app.php', internal: true, fastcgi: { pass: backend.address } },
@@ -90,6 +115,25 @@ describe('static locations', () => {
   it('an unknown extension gets default_type (nginx: text/plain)', async () => {
     const res = await httpRequest(gw.url, { path: '/data.unknownext' });
     assert.equal(res.headers['content-type'], 'text/plain');
+  });
+
+  it('types: the server map over the built-in table, a location map and default_type over that', async () => {
+    const type = async (path: string) => (await httpRequest(gw.url, { path })).headers['content-type'];
+    assert.equal(await type('/notes.phps'), 'text/x-php-source');
+    assert.equal(await type('/notes.md'), 'text/markdown', 'the built-in table is kept');
+    assert.equal(await type('/typed/a.phps'), 'text/x-typed');
+    assert.equal(await type('/typed/c.css'), 'text/x-typed', 'extensions are matched without case');
+    assert.equal(await type('/typed/b.unknownext'), 'application/x-none');
+    assert.equal(await type('/data.unknownext'), 'text/plain');
+  });
+
+  it('$document_root, $request_filename (alias + the rest of $uri) and $realpath_root reach params', async () => {
+    const aliased = await httpRequest(gw.url, { path: '/aliased/x/app.php' });
+    const assets = join(root.path, 'assets');
+    assert.equal(aliased.body.toString(), `${assets}|${assets}/x/app.php|${realpathSync(assets)}`);
+    const linked = await httpRequest(gw.url, { path: '/linked/y.php' });
+    const current = join(root.path, 'current');
+    assert.equal(linked.body.toString(), `${current}|${current}/linked/y.php|${realpathSync(www())}`);
   });
 
   it('a directory: 301 to the slash, then its index', async () => {
