@@ -92,7 +92,7 @@ function locationSchema(ctx: SchemaContext) {
     limit_rate_after: size()
       .optional()
       .meta({ description: 'nginx limit_rate_after: bytes sent at full speed first' }),
-    php: phpPreset().optional(),
+    php: phpPreset(path).optional(),
     scgi: scgiSchema.optional(),
     fastcgi: fastcgiSchema.optional(),
   })
@@ -103,6 +103,8 @@ function locationSchema(ctx: SchemaContext) {
             if (loc[key] !== undefined)
               c.addIssue(keyIssue([key], `${key} cannot go with php (the preset sets it up)`));
           }
+          if (loc.php.root !== undefined && loc.root !== undefined)
+            c.addIssue(keyIssue(['php', 'root'], 'root is given twice: here and as the location root'));
         }
         if (loc.return !== undefined && (loc.scgi !== undefined || loc.fastcgi !== undefined)) {
           c.addIssue(keyIssue(['return'], 'return answers by itself: no scgi or fastcgi with it'));
@@ -133,7 +135,12 @@ function locationSchema(ctx: SchemaContext) {
         }
         return z.NEVER;
       }
-      return { ...loc, fastcgi: fastcgi.data, index: loc.index ?? [loc.php.index] };
+      return {
+        ...loc,
+        root: loc.php.root ?? loc.root,
+        fastcgi: fastcgi.data,
+        index: loc.index ?? [loc.php.index],
+      };
     });
 }
 

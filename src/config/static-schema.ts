@@ -126,10 +126,15 @@ const EXTENSION_RE = /^\.[A-Za-z0-9]+$/;
  * The `php` preset (see docs/php.md): a front-controller PHP application under `root`, behind
  * php-fpm at `pass`, in one block.
  */
-export function phpPreset() {
+export function phpPreset<P extends z.ZodType<string, string>>(path: P) {
   const d = DEFAULTS.php;
   return strict({
     pass: z.string().min(1).meta({ description: 'php-fpm: host:port, unix:/path or an upstream name' }),
+    root: path.optional().meta({ description: "the application's document root (or the location's root)" }),
+    realpath_root: z.boolean().prefault(false).meta({
+      description:
+        "SCRIPT_FILENAME and DOCUMENT_ROOT with the root's symlinks resolved per request ($realpath_root), for current -> releases/N deploys",
+    }),
     index: z
       .string()
       .regex(/^[^/\0]+$/)
@@ -177,12 +182,21 @@ export function phpPreset() {
   }).meta({ description: 'a PHP front-controller application (root + php-fpm) in one block' });
 }
 
+/** The `php` block as validated. */
+export type PhpPresetConfig = z.output<ReturnType<typeof phpPreset<z.ZodType<string, string>>>>;
+
 /** What the preset sends php-fpm: fastcgi.conf, PATH_INFO / PATH_TRANSLATED, PHP_VALUE. */
-export function phpFastcgiBlock(php: z.output<ReturnType<typeof phpPreset>>): Record<string, unknown> {
+export function phpFastcgiBlock(php: PhpPresetConfig): Record<string, unknown> {
   const params: Record<string, unknown> = {
     PATH_INFO: { value: '$fastcgi_path_info', if_not_empty: true },
     PATH_TRANSLATED: { value: '$path_translated', if_not_empty: true },
   };
+  // nginx's advice for symlinked deploys: PHP (and opcache, keyed on the path) sees the release
+  // the link points to now, not a path that silently changes meaning under a cached script.
+  if (php.realpath_root) {
+    params.SCRIPT_FILENAME = '$realpath_root$fastcgi_script_name';
+    params.DOCUMENT_ROOT = '$realpath_root';
+  }
   const ini = (values: Record<string, string>) =>
     Object.entries(values)
       .map(([k, v]) => `${k}=${v}`)

@@ -4,10 +4,11 @@
  * dotfiles and the deny list refused, PHP_VALUE, and the requests that must never reach PHP:
  * a missing .php, an upload with a .php tail (`/uploads/x.jpg/y.php`, the cgi.fix_pathinfo
  * hole) and the CVE-2019-11043 pattern (`%0a` in the path). php-fpm's status and ping pages
- * through ordinary locations. Requests reaching php-fpm are counted by the gateway.
+ * through ordinary locations. What reaches PHP is proven twice: the gateway's request count
+ * and php-fpm's own access.log (one worker, so its log is in request order).
  */
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, realpath, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PHP_FPM_PATH, type PhpFpm, requirePeer, startPhpFpm } from '../support/peers.ts';
@@ -41,6 +42,8 @@ echo json_encode([
 
 describe('php preset with php-fpm', { skip: phpFpm.skip }, () => {
   let docroot: TempDir;
+  let outside: TempDir;
+  let releases: TempDir;
   let fpm: PhpFpm;
   let gw: TestGateway;
 
@@ -59,10 +62,23 @@ describe('php preset with php-fpm', { skip: phpFpm.skip }, () => {
     await writeFile(join(d, '.well-known', 'security.txt'), 'Contact: x');
     await mkdir(join(d, 'vendor'));
     await writeFile(join(d, 'vendor', 'lib.php'), DUMP);
+    // A script outside the root, reachable only through a symlink planted in uploads/.
+    outside = await makeTempDir('php-outside');
+    await writeFile(join(outside.path, 'evil.php'), '<?php echo "PWNED";');
+    await writeFile(join(outside.path, 'passwd'), 'root:x:0:0');
+    await symlink(join(outside.path, 'evil.php'), join(d, 'uploads', 'evil.php'));
+    await symlink(outside.path, join(d, 'uploads', 'out'));
+    // A symlinked deploy: current -> releases/1, switched later.
+    releases = await makeTempDir('php-releases');
+    for (const n of ['1', '2']) {
+      await mkdir(join(releases.path, n, 'rel'), { recursive: true });
+      await writeFile(join(releases.path, n, 'rel', 'index.php'), DUMP);
+    }
+    await symlink(join(releases.path, '1'), join(releases.path, 'current'));
     fpm = await startPhpFpm({
       listen: 'unix',
       docroot: d,
-      poolOptions: { pm_max_children: 2, ping_path: '/ping', status_path: '/status' },
+      poolOptions: { pm_max_children: 1, ping_path: '/ping', status_path: '/status', access_log: true },
     });
     gw = await startTestGateway({
       locations: [
@@ -73,6 +89,15 @@ describe('php preset with php-fpm', { skip: phpFpm.skip }, () => {
           root: d,
           php: { pass: fpm.address, deny: ['^/vendor/'], php_value: { memory_limit: '77M' } },
         },
+        {
+          match: '/rel/',
+          php: {
+            root: join(releases.path, 'current'),
+            pass: fpm.address,
+            realpath_root: true,
+            front_controller: '/rel/index.php',
+          },
+        },
       ],
     });
   });
@@ -81,7 +106,25 @@ describe('php preset with php-fpm', { skip: phpFpm.skip }, () => {
     await gw?.close();
     await fpm?.stop();
     await docroot?.cleanup();
+    await outside?.cleanup();
+    await releases?.cleanup();
   });
+
+  let sentinels = 0;
+  /**
+   * php-fpm's access log up to now: a sentinel request is made and waited for (bounded) in the
+   * log; with one worker every earlier request php-fpm ran is logged before it.
+   */
+  async function fpmLog(): Promise<string> {
+    const mark = `/info.php?sentinel=${++sentinels}`;
+    assert.equal((await httpRequest(gw.url, { path: mark })).status, 200);
+    for (let i = 0; i < 500; i++) {
+      const text = await readFile(fpm.accessLogPath, 'latin1').catch(() => '');
+      if (text.includes(`GET ${mark} 200`)) return text;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`php-fpm never logged ${mark}`);
+  }
 
   /** Requests php-fpm got through the preset location so far. */
   function phpRequests(): number {
@@ -143,6 +186,7 @@ describe('php preset with php-fpm', { skip: phpFpm.skip }, () => {
   });
 
   it('never reach PHP: a missing .php, /uploads/x.jpg/y.php, the CVE-2019-11043 pattern', async () => {
+    const logBefore = await fpmLog();
     const before = phpRequests();
     assert.equal((await httpRequest(gw.url, { path: '/missing.php' })).status, 404);
     assert.equal((await httpRequest(gw.url, { path: '/missing.php/with/info' })).status, 404);
@@ -151,14 +195,86 @@ describe('php preset with php-fpm', { skip: phpFpm.skip }, () => {
     assert.doesNotMatch(upload.body.toString(), /PWNED/);
     // CVE-2019-11043: a %0a breaks nginx's fastcgi_split_path_info regex; here a control byte
     // in the path is refused when it is decoded.
+    // The exploit (phuip-fpizdam) pads the path and the query so that the empty PATH_INFO
+    // points php-fpm's path_info arithmetic at its own buffer; both paddings, and %0d too.
     for (const target of [
       '/index.php%0a.php',
+      '/index.php%0A',
+      '/index.php%0d%0a',
       `/index.php/PHP_VALUE%0Asession.auto_start=1;;;?${'Q'.repeat(1500)}`,
+      `/index.php/PHP%0Ais_the_shittiest_lang.php?${'Q'.repeat(1700)}`,
+      `/${'A'.repeat(1200)}/index.php/${'B'.repeat(600)}%0a.php`,
+      '/uploads/x.jpg%0a.php',
     ]) {
-      const raw = await rawHttpRequest(gw.address, { method: 'GET', target, headers: [['Host', 'x']] });
-      assert.equal(raw.status, 400, target);
+      const raw = await rawHttpRequest(gw.address, {
+        method: 'GET',
+        target,
+        headers: [
+          ['Host', 'x'],
+          ['D-Pisos', `8${'='.repeat(300)}D`],
+        ],
+      });
+      assert.equal(raw.status, 400, target.slice(0, 60));
+    }
+    // A missing script under a real directory, in another case, with a double extension.
+    for (const path of ['/admin/missing.php', '/INDEX.PHP', '/uploads/x.jpg.php', '/missing.php.php']) {
+      assert.equal((await httpRequest(gw.url, { path })).status, 404, path);
     }
     assert.equal(phpRequests(), before);
+    // php-fpm's own log agrees: nothing ran between the two sentinels.
+    const logAfter = await fpmLog();
+    const ran = logAfter.slice(logBefore.length).trim().split('\n');
+    assert.equal(ran.length, 1, ran.join('\n'));
+    assert.match(ran[0] ?? '', /^GET \/info\.php\?sentinel=\d+ 200 /);
+    assert.doesNotMatch(logAfter, /missing|x\.jpg|evil|Q{100}/);
+  });
+
+  it('traversal never leaves the root, and a symlinked script outside it never runs', async () => {
+    const logBefore = await fpmLog();
+    const before = phpRequests();
+    // A link to a script outside the root is refused before php-fpm is asked.
+    const evil = await httpRequest(gw.url, { path: '/uploads/evil.php' });
+    assert.equal(evil.status, 403);
+    assert.doesNotMatch(evil.body.toString(), /PWNED/);
+    assert.equal((await httpRequest(gw.url, { path: '/uploads/out/passwd' })).status, 403);
+    assert.equal((await httpRequest(gw.url, { path: '/uploads/out/evil.php' })).status, 403);
+    for (const target of [
+      '/../../../../etc/passwd',
+      '/%2e%2e/%2e%2e/%2e%2e/etc/passwd',
+      '/uploads/..%2f..%2f..%2f..%2fetc/passwd',
+      '/uploads/%2e%2e%2f%2e%2e%2fetc/passwd',
+      '/uploads/x.jpg%00.php',
+      '/index.php%00.jpg',
+      '/uploads/..%5c..%5cindex.php',
+      '/%252e%252e/%252e%252e/etc/passwd',
+    ]) {
+      const raw = await rawHttpRequest(gw.address, { method: 'GET', target, headers: [['Host', 'x']] });
+      assert.ok([400, 403, 404].includes(raw.status), `${target}: ${raw.status}`);
+      assert.doesNotMatch(raw.body.toString('latin1'), /root:x|PWNED/);
+    }
+    assert.equal(phpRequests(), before);
+    const logAfter = await fpmLog();
+    assert.equal(logAfter.slice(logBefore.length).trim().split('\n').length, 1);
+    // Dot segments that stay inside the root are resolved first, as nginx does: this is /info.php.
+    const inside = await httpJson<Record<string, string>>(gw.url, { path: '/uploads/../info.php/x' });
+    assert.equal(inside.json.SCRIPT_FILENAME, join(docroot.path, 'info.php'));
+    assert.equal(inside.json.PATH_INFO, '/x');
+  });
+
+  it('php.root with realpath_root: PHP sees the release the link points to now', async () => {
+    const first = await httpJson<Record<string, string>>(gw.url, { path: '/rel/some/page' });
+    assert.equal(first.status, 200);
+    const real1 = await realpath(join(releases.path, '1'));
+    assert.equal(first.json.SCRIPT_FILENAME, join(real1, 'rel', 'index.php'));
+    assert.equal(first.json.DOCUMENT_ROOT, real1);
+    assert.equal(first.json.SCRIPT_NAME, '/rel/index.php');
+    // Deploy: the link is switched atomically (rename over it).
+    await symlink(join(releases.path, '2'), join(releases.path, 'next'));
+    await rename(join(releases.path, 'next'), join(releases.path, 'current'));
+    const second = await httpJson<Record<string, string>>(gw.url, { path: '/rel/some/page' });
+    const real2 = await realpath(join(releases.path, '2'));
+    assert.equal(second.json.SCRIPT_FILENAME, join(real2, 'rel', 'index.php'));
+    assert.equal(second.json.DOCUMENT_ROOT, real2);
   });
 
   it('dotfiles and the deny list are refused; /.well-known is served', async () => {

@@ -30,6 +30,11 @@ export interface PhpFpmPoolOptions {
   readonly status_path?: string;
   /** `request_terminate_timeout` in seconds (default 0: off). */
   readonly request_terminate_timeout?: number;
+  /**
+   * `access.log` in the peer's dir (`PhpFpm.accessLogPath`), one line per request php-fpm ran:
+   * `METHOD REQUEST_URI STATUS SCRIPT_FILENAME`. What proves a request never reached PHP.
+   */
+  readonly access_log?: boolean;
 }
 
 export interface PhpFpmOptions {
@@ -52,6 +57,8 @@ export interface PhpFpm extends ManagedPeer {
   readonly docroot: string;
   /** php-fpm's error_log (master notices, worker output when catchWorkersOutput). */
   readonly logPath: string;
+  /** The pool's access.log, when `poolOptions.access_log`. */
+  readonly accessLogPath: string;
 }
 
 export async function startPhpFpm(options: PhpFpmOptions): Promise<PhpFpm> {
@@ -73,7 +80,12 @@ export async function startPhpFpm(options: PhpFpmOptions): Promise<PhpFpm> {
       return { command: PHP_FPM_PATH, args, address, logPath, stopSignal: 'SIGTERM' };
     },
   });
-  return { ...peer, docroot: options.docroot, logPath: join(peer.dir, 'php-fpm.log') };
+  return {
+    ...peer,
+    docroot: options.docroot,
+    logPath: join(peer.dir, 'php-fpm.log'),
+    accessLogPath: join(peer.dir, 'access.log'),
+  };
 }
 
 function fpmConf(
@@ -108,5 +120,9 @@ function fpmConf(
   ];
   if (pool.ping_path !== undefined) lines.push(`ping.path = ${pool.ping_path}`, 'ping.response = pong');
   if (pool.status_path !== undefined) lines.push(`pm.status_path = ${pool.status_path}`);
+  if (pool.access_log === true) {
+    // %{REQUEST_URI}e is what the gateway sent; %f the script php-fpm resolved.
+    lines.push(`access.log = ${join(dir, 'access.log')}`, 'access.format = "%m %{REQUEST_URI}e %s %f"');
+  }
   return `${lines.join('\n')}\n`;
 }
