@@ -4,6 +4,7 @@
  * location schema in schema.ts.
  */
 import { z } from 'zod';
+import { checkTemplate } from '../cgi/variables.ts';
 import { ConfigError } from '../errors.ts';
 import { duplicateExtension } from '../static/mime-types.ts';
 import { compileIndex, compileTryFiles } from '../static/try-files.ts';
@@ -19,12 +20,22 @@ function problem(fn: () => void): string | undefined {
   }
 }
 
+/** The first problem of the nginx variables in `names` (unknown variable, bad syntax). */
+function variableProblem(names: readonly string[]): string | undefined {
+  for (const name of names) {
+    if (!name.includes('$')) continue;
+    const problem = checkTemplate(name).problems[0];
+    if (problem !== undefined) return `${JSON.stringify(name)}: ${problem.message}`;
+  }
+  return undefined;
+}
+
 /** nginx `index`: names tried in order for a URI ending in `/`. */
 export function indexList() {
   return z
     .array(z.string())
     .superRefine((list, c) => {
-      const message = problem(() => compileIndex(list));
+      const message = problem(() => compileIndex(list)) ?? variableProblem(list);
       if (message !== undefined) c.addIssue({ code: 'custom', message });
     })
     .optional()
@@ -36,7 +47,7 @@ export function tryFilesList() {
   return z
     .array(z.string())
     .superRefine((list, c) => {
-      const message = problem(() => compileTryFiles(list));
+      const message = problem(() => compileTryFiles(list)) ?? variableProblem(list);
       if (message !== undefined) c.addIssue({ code: 'custom', message });
     })
     .optional()

@@ -48,8 +48,12 @@ export class RequestHandler {
     requestId: string,
     state: RequestState,
   ): Promise<void> {
-    const flow = new RequestFlow(req, res, this.options.router, (to) =>
-      this.toBackend(req, res, expectContinue, requestId, state, to),
+    const flow = new RequestFlow(
+      req,
+      res,
+      this.options.router,
+      (to) => this.toBackend(req, res, expectContinue, requestId, state, to),
+      requestId,
     );
     await flow.run();
   }

@@ -24,7 +24,7 @@ import type { Diversion } from './diversion.ts';
 import { sendRedirect, sendReturn } from './error-page.ts';
 import type { ErrorPages } from './error-pages.ts';
 import type { BackendRoute, RouteDecision, Router } from './route.ts';
-import { sendStaticFile } from './static-route.ts';
+import { type StaticPart, sendStaticFile } from './static-route.ts';
 
 /** nginx: NGX_HTTP_MAX_URI_CHANGES + 1 internal redirects, then 500. */
 const MAX_INTERNAL_REDIRECTS = 10;
@@ -62,6 +62,7 @@ export class RequestFlow {
   private readonly res: ServerResponse;
   private readonly router: Router;
   private readonly toBackend: ToBackend;
+  private readonly requestId: string;
   private path: string;
   private args: string;
   private method: string;
@@ -70,8 +71,15 @@ export class RequestFlow {
   private errorPageUsed = false;
   private redirects = 0;
 
-  constructor(req: IncomingMessage, res: ServerResponse, router: Router, toBackend: ToBackend) {
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    router: Router,
+    toBackend: ToBackend,
+    requestId = '',
+  ) {
     this.req = req;
+    this.requestId = requestId;
     this.res = res;
     this.router = router;
     this.toBackend = toBackend;
@@ -129,6 +137,7 @@ export class RequestFlow {
           tryFiles: f.tryFiles,
           index: f.index,
           args: this.args,
+          expand: this.expander(f, decision.captures),
         });
         if (next.kind === 'file') {
           await sendStaticFile(req, res, next.path, f.root, f, this.forceStatus);
@@ -159,6 +168,7 @@ export class RequestFlow {
             index: f.index,
             args: this.args,
             handler: 'backend',
+            expand: this.expander(f, decision.captures),
           });
           if (next.kind !== 'pass') break;
           this.path = next.uri;
@@ -181,6 +191,17 @@ export class RequestFlow {
       default:
         throw new GatewayError('ERR_STATIC_DECISION', 'unexpected static decision', 'gateway', 500, 'none');
     }
+  }
+
+  /** The location's variable engine for try_files / index names, bound to this request. */
+  private expander(
+    f: StaticPart,
+    captures: readonly string[],
+  ): ((source: string, uri: string) => string) | undefined {
+    const expand = f.expand;
+    if (expand === undefined) return undefined;
+    const { req, args, method, requestId } = this;
+    return (source, uri) => expand(source, { req, uri, args, method, captures, requestId });
   }
 
   private async backend(

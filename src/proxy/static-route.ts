@@ -19,10 +19,27 @@ export interface FileTypes {
   readonly defaultType: string;
 }
 
+/** What a try_files / index name's variables are evaluated against. */
+export interface ExpandInput {
+  readonly req: IncomingMessage;
+  /** $uri at the time (try_files evaluates every name against the uri it started with). */
+  readonly uri: string;
+  readonly args: string;
+  readonly method: string;
+  readonly captures: readonly string[];
+  readonly requestId: string;
+}
+
 export interface StaticPart extends FileTypes {
   readonly root: StaticRoot;
   readonly tryFiles: CompiledTryFiles | undefined;
   readonly index: readonly string[];
+  /**
+   * Evaluates a try_files / index name with nginx variables (`/index.php?$query_string`,
+   * `/cache$uri$is_args$args`, `$1`); undefined when every name uses `$uri` at most, which
+   * src/static expands by itself.
+   */
+  readonly expand: ((source: string, input: ExpandInput) => string) | undefined;
 }
 
 export interface PhpPart extends PhpDispatchOptions, FileTypes {}

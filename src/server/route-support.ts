@@ -12,6 +12,7 @@ import type { FastCgiConfig, ScgiConfig } from '../config/schema.ts';
 import type { SocketOptions } from '../pool/connector.ts';
 import type { RouteRequest, SelectionInputs } from '../proxy/route.ts';
 import { type ErrorPageSpec, ErrorPages } from '../proxy/error-pages.ts';
+import type { ExpandInput } from '../proxy/static-route.ts';
 import type { CompiledUpstream } from './upstreams.ts';
 
 /** nginx hides these backend headers from the client unless pass_header names them (C.1.2). */
@@ -66,6 +67,32 @@ export function facts(request: RouteRequest, base: FactsBase): RequestFacts {
     requestId: request.requestId,
     hostname: MACHINE_HOSTNAME,
     captures: request.captures,
+  };
+}
+
+/**
+ * The request as variables see it before any backend is chosen (try_files and index names):
+ * the path and args of the moment, the body's length as announced.
+ */
+export function flowRequest(input: ExpandInput): RouteRequest {
+  const { req } = input;
+  const socket = req.socket;
+  const length = req.headers['content-length'];
+  return {
+    method: input.method,
+    rawTarget: req.url ?? '',
+    path: input.uri,
+    args: input.args,
+    https: (socket as { encrypted?: boolean }).encrypted === true,
+    serverProtocol: `HTTP/${req.httpVersion}`,
+    rawHeaders: req.rawHeaders,
+    localAddress: socket.localAddress ?? '',
+    localPort: socket.localPort ?? 0,
+    remoteAddress: socket.remoteAddress ?? '',
+    remotePort: socket.remotePort ?? 0,
+    contentLength: typeof length === 'string' ? length : '',
+    requestId: input.requestId,
+    captures: input.captures,
   };
 }
 

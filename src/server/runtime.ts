@@ -14,13 +14,14 @@ import { parseLocationMatch } from '../config/match.ts';
 import { extendMimeTable } from '../static/mime-types.ts';
 import { StaticRoot } from '../static/resolve.ts';
 import type { ErrorPages } from '../proxy/error-pages.ts';
-import { compileTryFiles, DEFAULT_INDEX } from '../static/try-files.ts';
+import { compileTryFiles, DEFAULT_INDEX, expandUriOnly } from '../static/try-files.ts';
+import { compileTemplate, type Template, VariableContext } from '../cgi/variables.ts';
 import type { FrontOptions, ListenTarget } from './listeners.ts';
 import { UpstreamSet, type UpstreamSetOptions } from './upstreams.ts';
 
 import { LocationRoute } from './location-route.ts';
 import { ProxyPassRoute } from './proxy-pass-route.ts';
-import { errorPagesOf } from './route-support.ts';
+import { errorPagesOf, type FactsBase, facts, flowRequest, stripSlash } from './route-support.ts';
 /** The config turned into the objects requests use; built once, never changed. */
 export interface Runtime {
   readonly listen: readonly ListenTarget[];
@@ -126,15 +127,48 @@ function fileParts(
   if (hasBackend && location.try_files === undefined)
     return { files: undefined, php: undefined, answer: undefined };
   const root = staticRoot(config, location);
+  const index = location.index ?? DEFAULT_INDEX;
   return {
     php: undefined,
     answer: undefined,
     files: {
       root,
       tryFiles: location.try_files === undefined ? undefined : compileTryFiles(location.try_files),
-      index: location.index ?? DEFAULT_INDEX,
+      index,
       ...fileTypes(config, location),
+      expand: nameExpander(config, location, [...(location.try_files ?? []), ...index]),
     },
+  };
+}
+
+/** `$uri` / `${uri}` alone: src/static expands those without the variable engine. */
+const URI_ONLY = /\$(?:\{uri\}|uri(?![A-Za-z0-9_]))/g;
+
+/**
+ * nginx variables in try_files / index names (`/index.php?$query_string`, `$1`), compiled once;
+ * undefined when no name needs more than `$uri`.
+ */
+function nameExpander(
+  config: PorticoConfig,
+  location: LocationConfig,
+  names: readonly string[],
+): StaticPart['expand'] {
+  const templates = new Map<string, Template>();
+  for (const name of names) {
+    // try_files' directory entries are compiled without their slash.
+    for (const source of name.length > 1 && name.endsWith('/') ? [name, name.slice(0, -1)] : [name]) {
+      if (source.replace(URI_ONLY, '').includes('$')) templates.set(source, compileTemplate(source));
+    }
+  }
+  if (templates.size === 0) return undefined;
+  const base: FactsBase = {
+    serverName: config.server_name[0] ?? '',
+    documentRoot: stripSlash(location.alias ?? location.root ?? config.root),
+  };
+  return (source, input) => {
+    const template = templates.get(source);
+    if (template === undefined) return expandUriOnly(source, input.uri);
+    return template.evaluate(new VariableContext(facts(flowRequest(input), base)));
   };
 }
 

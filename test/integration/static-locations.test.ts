@@ -72,6 +72,7 @@ describe('static locations', () => {
         { match: '/strict/', try_files: ['$uri', '=404'] },
         { match: '/named/', try_files: ['$uri', '@app'] },
         { match: '@app', fastcgi: { pass: backend.address } },
+        { match: '~ ^/v/(\\w+)/', try_files: ['/$1.txt', '/app.php?cap=$1&$args$is_args$http_x_tag'] },
         { match: '/old/', return: { code: 301, url: 'https://example.org/new/' } },
         { match: '/forbidden/', return: 403 },
         { match: '/loop/', try_files: ['$uri', '/loop/again'] },
@@ -162,6 +163,15 @@ describe('static locations', () => {
     assert.equal((await httpRequest(gw.url, { path: '/app.php' })).status, 404);
     assert.equal((await httpRequest(gw.url, { path: '/plain/../app.php' })).status, 404);
     assert.equal((await httpRequest(gw.url, { path: '/%61pp.php' })).status, 404);
+  });
+
+  it('try_files names take nginx variables: captures, $args, $is_args, $http_*', async () => {
+    const hit = await httpRequest(gw.url, { path: '/v/hello/x' });
+    assert.equal(hit.status, 200);
+    assert.equal(hit.body.toString(), 'hello, world\n');
+    const miss = await httpRequest(gw.url, { path: '/v/nothing/x?q=1', headers: { 'x-tag': 't' } });
+    assert.equal(miss.status, 200);
+    assert.equal(miss.body.toString(), '/app.php /app.php /v/nothing/x?q=1 cap=nothing&q=1?t');
   });
 
   it('=404 and @name fallbacks', async () => {
