@@ -33,6 +33,8 @@ export interface LocationContext {
   readonly scriptFilename?: string;
   /** `$path_translated`; default root + path info when that stays under the root, else ''. */
   readonly pathTranslated?: string;
+  /** `$request_filename` when the location knows it better (a regex location's alias). */
+  readonly requestFilename?: string;
 }
 
 export const INVALID_HOST = 'ERR_INVALID_HOST';
@@ -46,7 +48,7 @@ export class VariableContext {
   readonly documentRoot: string;
   readonly scriptName: string;
   readonly pathInfo: string;
-  private readonly location: LocationContext;
+  readonly location: LocationContext;
   private parsedHost: ParsedHost | undefined;
   private parsedTarget: RequestTarget | undefined;
 
@@ -166,6 +168,8 @@ const escapeHtml = (s: string): string =>
 
 /** nginx `$request_filename`: root + $uri, or a prefix location's alias + the rest of $uri. */
 function requestFilename(c: VariableContext): string {
+  const known = c.location.requestFilename;
+  if (known !== undefined) return known;
   const alias = c.facts.alias;
   const path = c.facts.path;
   if (alias !== undefined && c.documentRoot === c.facts.documentRoot && path.startsWith(alias.prefix)) {

@@ -42,6 +42,8 @@ import {
 } from './static-schema.ts';
 import { errorPages, onOffOrHeader, sendfileRoots } from './response-schema.ts';
 import { upstreamSchema } from './upstream-schema.ts';
+import { regexAliasProblem } from '../static/regex-alias-check.ts';
+import { checkTemplate } from '../cgi/variables.ts';
 
 export const LOG_LEVELS = ['debug', 'info', 'notice', 'warn', 'error'] as const;
 export const ACCESS_LOG_FORMATS = ['combined', 'upstream'] as const;
@@ -111,8 +113,11 @@ function locationSchema(ctx: SchemaContext) {
         }
         const servesFiles =
           (loc.scgi === undefined && loc.fastcgi === undefined) || loc.try_files !== undefined;
-        if (servesFiles && loc.alias !== undefined && typeof loc.match === 'string' && /^~/.test(loc.match)) {
-          c.addIssue(keyIssue(['alias'], 'alias in a regex location is not supported yet; use root'));
+        if (loc.alias !== undefined && typeof loc.match === 'string' && /^~/.test(loc.match)) {
+          // The captures make the path (nginx); serving files, it must start with a directory.
+          const message =
+            regexAliasProblem(loc.alias, servesFiles) ?? checkTemplate(loc.alias).problems[0]?.message;
+          if (message !== undefined) c.addIssue(keyIssue(['alias'], message));
         }
         if (loc.root !== undefined && loc.alias !== undefined) {
           c.addIssue(

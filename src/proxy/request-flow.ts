@@ -17,7 +17,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeRequestPath } from '../cgi/path.ts';
 import { ClientRequestError, GatewayError } from '../errors.ts';
 import { dispatchPhp } from '../static/php-dispatch.ts';
-import { confineFilePath } from '../static/resolve.ts';
+import { confineFilePath, type StaticRoot } from '../static/resolve.ts';
 import { serveFile } from '../static/serve.ts';
 import { type StaticDecision, tryFiles } from '../static/try-files.ts';
 import type { Diversion } from './diversion.ts';
@@ -132,15 +132,16 @@ export class RequestFlow {
         return 'done';
       case 'static': {
         const f = decision.files;
+        const root = this.rootOf(f, decision.captures);
         next = await tryFiles(this.path, {
-          root: f.root,
+          root,
           tryFiles: f.tryFiles,
           index: f.index,
           args: this.args,
           expand: this.expander(f, decision.captures),
         });
         if (next.kind === 'file') {
-          await sendStaticFile(req, res, next.path, f.root, f, this.forceStatus);
+          await sendStaticFile(req, res, next.path, root, f, this.forceStatus);
           return 'done';
         }
         break;
@@ -163,7 +164,7 @@ export class RequestFlow {
         const f = decision.files;
         if (f !== undefined) {
           next = await tryFiles(this.path, {
-            root: f.root,
+            root: this.rootOf(f, decision.captures),
             tryFiles: f.tryFiles,
             index: f.index,
             args: this.args,
@@ -191,6 +192,13 @@ export class RequestFlow {
       default:
         throw new GatewayError('ERR_STATIC_DECISION', 'unexpected static decision', 'gateway', 500, 'none');
     }
+  }
+
+  /** The location's document root for this request (a regex location's alias has captures). */
+  private rootOf(f: StaticPart, captures: readonly string[]): StaticRoot {
+    if (typeof f.root !== 'function') return f.root;
+    const { req, path: uri, args, method, requestId } = this;
+    return f.root({ req, uri, args, method, captures, requestId });
   }
 
   /** The location's variable engine for try_files / index names, bound to this request. */

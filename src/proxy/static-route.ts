@@ -31,7 +31,8 @@ export interface ExpandInput {
 }
 
 export interface StaticPart extends FileTypes {
-  readonly root: StaticRoot;
+  /** The document root, or for `alias` in a regex location the root of one request. */
+  readonly root: StaticRoot | ((input: ExpandInput) => StaticRoot);
   readonly tryFiles: CompiledTryFiles | undefined;
   readonly index: readonly string[];
   /**

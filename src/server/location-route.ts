@@ -67,6 +67,7 @@ export class LocationRoute implements BackendRoute {
   private readonly base: FactsBase;
   private readonly split: RegExp | undefined;
   private readonly index: string;
+  private readonly regexAlias: Template | undefined;
 
   constructor(
     config: PorticoConfig,
@@ -100,6 +101,11 @@ export class LocationRoute implements BackendRoute {
       documentRoot: stripSlash(location.alias ?? location.root ?? config.root),
       alias: aliasOf(location),
     };
+    const m = parseLocationMatch(location.match);
+    this.regexAlias =
+      location.alias !== undefined && m.ok && (m.value.modifier === '~' || m.value.modifier === '~*')
+        ? compileTemplate(location.alias)
+        : undefined;
     const fastcgi = protocol === 'fastcgi' ? (block as FastCgiConfig) : undefined;
     this.split =
       fastcgi?.split_path_info === undefined ? undefined : compileSplitPathInfo(fastcgi.split_path_info);
@@ -147,9 +153,13 @@ export class LocationRoute implements BackendRoute {
     // The php preset found the script on disk; otherwise nginx's split_path_info.
     const split = request.script ?? splitPathInfo(request.path, this.split, this.index);
     const requestFacts = facts(request, this.base);
+    // nginx: a regex location's alias, captures substituted, is $document_root and the file.
+    const alias = this.regexAlias?.evaluate(new VariableContext(requestFacts));
     const ctx = new VariableContext(requestFacts, {
       scriptName: split.scriptName,
       pathInfo: split.pathInfo,
+      documentRoot: alias,
+      requestFilename: alias,
     });
     const env = buildEnv(this.params, ctx);
     return this.setEnvIf.length === 0 ? env : applySetEnvIf(this.setEnvIf, env, requestFacts);

@@ -20,6 +20,7 @@ import type { FrontOptions, ListenTarget } from './listeners.ts';
 import { UpstreamSet, type UpstreamSetOptions } from './upstreams.ts';
 
 import { LocationRoute } from './location-route.ts';
+import { compileRegexAlias } from './regex-alias.ts';
 import { ProxyPassRoute } from './proxy-pass-route.ts';
 import { errorPagesOf, type FactsBase, facts, flowRequest, stripSlash } from './route-support.ts';
 /** The config turned into the objects requests use; built once, never changed. */
@@ -126,13 +127,12 @@ function fileParts(
   // A backend location looks at files only when it has try_files (nginx's content phase).
   if (hasBackend && location.try_files === undefined)
     return { files: undefined, php: undefined, answer: undefined };
-  const root = staticRoot(config, location);
   const index = location.index ?? DEFAULT_INDEX;
   return {
     php: undefined,
     answer: undefined,
     files: {
-      root,
+      root: regexAliasRoot(config, location) ?? staticRoot(config, location),
       tryFiles: location.try_files === undefined ? undefined : compileTryFiles(location.try_files),
       index,
       ...fileTypes(config, location),
@@ -178,6 +178,17 @@ function fileTypes(config: PorticoConfig, location: LocationConfig): FileTypes {
     types: extendMimeTable(location.types, extendMimeTable(config.types)),
     defaultType: location.default_type ?? config.default_type,
   };
+}
+
+/** A regex location's alias: a root per request, from the captures. */
+function regexAliasRoot(config: PorticoConfig, location: LocationConfig): StaticPart['root'] | undefined {
+  const m = parseLocationMatch(location.match);
+  if (location.alias === undefined || !m.ok || (m.value.modifier !== '~' && m.value.modifier !== '~*'))
+    return undefined;
+  return compileRegexAlias(location.alias, location.symlinks, {
+    serverName: config.server_name[0] ?? '',
+    documentRoot: stripSlash(location.alias),
+  });
 }
 
 /** nginx root (location's, else the server's) or alias (a prefix location's). */

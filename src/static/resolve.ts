@@ -47,7 +47,13 @@ export type SymlinkPolicy = 'always' | 'inside-root' | 'owner-match' | 'never';
 export type DocumentMapping =
   | { readonly kind: 'root'; readonly root: string }
   | { readonly kind: 'alias'; readonly alias: string; readonly prefix: string }
-  | { readonly kind: 'alias-exact'; readonly alias: string; readonly uri: string; readonly boundary: string };
+  | {
+      readonly kind: 'alias-exact';
+      /** A string is config text (UTF-8); a Buffer is bytes (captures of a decoded path in it). */
+      readonly alias: string | Buffer;
+      readonly uri: string;
+      readonly boundary: string;
+    };
 
 export interface StaticRootOptions {
   /** Default `inside-root`. */
@@ -162,7 +168,7 @@ export class StaticRoot {
       this.boundary = Buffer.from(b, 'utf8');
       this.prefix = mapping.prefix;
     } else {
-      this.base = Buffer.from(mapping.alias, 'utf8');
+      this.base = typeof mapping.alias === 'string' ? Buffer.from(mapping.alias, 'utf8') : mapping.alias;
       this.boundary = Buffer.from(dirBase(mapping.boundary), 'utf8');
       this.prefix = mapping.uri;
     }

@@ -40,6 +40,14 @@ describe('static locations', () => {
     await symlink(join(outside.path, 'secret.txt'), join(www, 'escape.txt'));
     await mkdir(join(root.path, 'assets'), { recursive: true });
     await writeFile(join(root.path, 'assets', 'app.css'), 'body{}');
+    await mkdir(join(root.path, 'home', 'alice', 'public'), { recursive: true });
+    await writeFile(join(root.path, 'home', 'alice', 'public', 'note.txt'), 'alice');
+    await writeFile(join(root.path, 'home', 'alice', 'private.txt'), 'private');
+    await writeFile(
+      Buffer.from(`${join(root.path, 'home', 'alice', 'public')}/caf\xe9.txt`, 'latin1'),
+      'latin1 name',
+    );
+    await symlink(join(outside.path, 'secret.txt'), join(root.path, 'home', 'alice', 'public', 'out.txt'));
     backend = await startScriptedBackend('fastcgi', (ex) => {
       const files = ex.get('FILES');
       ex.stdout(
@@ -73,6 +81,12 @@ describe('static locations', () => {
         { match: '/named/', try_files: ['$uri', '@app'] },
         { match: '@app', fastcgi: { pass: backend.address } },
         { match: '~ ^/v/(\\w+)/', try_files: ['/$1.txt', '/app.php?cap=$1&$args$is_args$http_x_tag'] },
+        { match: '~ ^/~(\\w+)(/.*)?$', alias: join(root.path, 'home/$1/public$2') },
+        {
+          match: '~ ^/legacy/(.+\\.php)$',
+          alias: join(root.path, 'legacy/$1'),
+          fastcgi: { pass: backend.address, params: { FILES: '$document_root|$request_filename' } },
+        },
         { match: '/old/', return: { code: 301, url: 'https://example.org/new/' } },
         { match: '/forbidden/', return: 403 },
         { match: '/loop/', try_files: ['$uri', '/loop/again'] },
@@ -151,6 +165,38 @@ describe('static locations', () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers['content-type'], 'text/css');
     assert.equal(res.body.toString(), 'body{}');
+  });
+
+  it('alias in a regex location: the captures make the path, which stays under the literal directory', async () => {
+    const note = await httpRequest(gw.url, { path: '/~alice/note.txt' });
+    assert.equal(note.status, 200);
+    assert.equal(note.body.toString(), 'alice');
+    assert.equal(note.headers['content-type'], 'text/plain');
+    // A name that is not UTF-8 reaches the file system byte for byte.
+    const latin1 = await httpRequest(gw.url, { path: '/~alice/caf%E9.txt' });
+    assert.equal(latin1.status, 200);
+    assert.equal(latin1.body.toString(), 'latin1 name');
+    assert.equal((await httpRequest(gw.url, { path: '/~alice/missing.txt' })).status, 404);
+    assert.equal((await httpRequest(gw.url, { path: '/~bob/note.txt' })).status, 404);
+    // A directory: 301 to the slash, then index (none here: 403).
+    const dir = await httpRequest(gw.url, { path: '/~alice' });
+    assert.equal(dir.status, 301);
+    assert.equal(dir.headers.location, '/~alice/');
+    assert.equal((await httpRequest(gw.url, { path: '/~alice/' })).status, 403);
+    // Never outside: a symlink out, dot segments (resolved before matching), encoded slashes.
+    assert.equal((await httpRequest(gw.url, { path: '/~alice/out.txt' })).status, 403);
+    for (const path of ['/~alice/../private.txt', '/~alice/..%2fprivate.txt', '/~alice/%2e%2e/private.txt']) {
+      const res = await httpRequest(gw.url, { path });
+      // Refused, or (normalised to /private.txt, no file) the front controller: never the file.
+      assert.notEqual(res.body.toString(), 'private', path);
+      assert.doesNotMatch(res.body.toString(), /secret/, path);
+    }
+  });
+
+  it('a regex location with alias and a backend: $document_root and $request_filename are the alias, captures in', async () => {
+    const res = await httpRequest(gw.url, { path: '/legacy/a/b.php' });
+    const file = join(root.path, 'legacy', 'a', 'b.php');
+    assert.equal(res.body.toString(), `${file}|${file}`);
   });
 
   it('try_files falls through to the internal FastCGI location ($uri and $args as nginx)', async () => {
