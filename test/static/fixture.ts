@@ -93,12 +93,17 @@ export interface Site {
   config: SiteConfig;
   /** What the last serveFile call returned. */
   lastResult: ServeResult | undefined;
+  /**
+   * What serveFile returned, by request target: a test waiting for its own request's result
+   * cannot be misled by an earlier test's request that settles late.
+   */
+  readonly results: Map<string, ServeResult>;
   readonly port: number;
   close(): Promise<void>;
 }
 
 export async function startSite(config: SiteConfig): Promise<Site> {
-  const site: { config: SiteConfig; lastResult: ServeResult | undefined } = { config, lastResult: undefined };
+  const site: SiteState = { config, lastResult: undefined, results: new Map() };
   const server: Server = createServer((req, res) => {
     handle(site, req, res).catch((err: unknown) => {
       if (!res.headersSent) res.writeHead(500).end(String(err));
@@ -117,11 +122,13 @@ export async function startSite(config: SiteConfig): Promise<Site> {
   });
 }
 
-async function handle(
-  site: { config: SiteConfig; lastResult: ServeResult | undefined },
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
+interface SiteState {
+  config: SiteConfig;
+  lastResult: ServeResult | undefined;
+  readonly results: Map<string, ServeResult>;
+}
+
+async function handle(site: SiteState, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const config = site.config;
   const target = splitRequestTarget(req.url ?? '/');
   let uri: string;
@@ -149,6 +156,7 @@ async function handle(
         res.setHeader('x-static-uri', escapePath(d.uri));
         const r = await serveFile(req, res, d, { root: config.root, ...config.serve });
         site.lastResult = r;
+        site.results.set(req.url ?? '', r);
         if (!r.sent) res.writeHead(r.status, r.status === 405 ? { allow: 'GET, HEAD' } : {}).end(r.reason);
         return;
       }
