@@ -247,6 +247,10 @@ function backendShape(protocol: BackendProtocol) {
       .prefault(true)
       .meta({ description: 'nginx *_buffering: read the response as fast as the backend sends it' }),
     buffers: bufferCount().prefault('8 4k'),
+    limit_rate: size().prefault('0').meta({
+      description:
+        'nginx *_limit_rate: bytes per second read from the backend, buffering on only (0: no limit); the client pace is the location limit_rate',
+    }),
     busy_buffers_size: size()
       .optional()
       .meta({ description: 'nginx *_busy_buffers_size (accepted; see docs)' }),

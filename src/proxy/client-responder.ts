@@ -7,6 +7,7 @@ import type { ResponseQueueOptions } from '../buffering/response-queue.ts';
 import { ResponseStore } from '../buffering/response-store.ts';
 import { planUpstreamRange, type RangeRequest } from './upstream-range.ts';
 import { BufferedWriter } from './buffered-writer.ts';
+import { type CoalescePolicy, Coalescer } from './coalescer.ts';
 import { sendErrorPage } from './error-page.ts';
 import { parseLimitRate, RateLimit } from './rate-limit.ts';
 
@@ -31,6 +32,13 @@ export interface ResponderContext {
   /** nginx limit_rate (bytes/s, 0: none) and limit_rate_after. */
   readonly limitRate?: number | undefined;
   readonly limitRateAfter?: number | undefined;
+  /**
+   * nginx `*_limit_rate` (bytes/s, 0: none): how fast a buffered response is read from the
+   * backend; unused with buffering off (nginx: "only if buffering is on").
+   */
+  readonly readLimitRate?: number | undefined;
+  /** httpd flushpackets off|auto (unbuffered responses); undefined: on, every read at once. */
+  readonly coalesce?: CoalescePolicy | undefined;
   /** The backend's X-Accel-Limit-Rate / X-Accel-Charset are acted on (not in ignore_headers). */
   readonly xAccelLimitRate?: boolean | undefined;
   readonly xAccelCharset?: boolean | undefined;
@@ -70,12 +78,21 @@ export class ClientResponder implements ExchangeSink {
   private bodyAllowed = true;
   private finished = false;
   private stalled: NodeJS.Timeout | undefined;
-  /** limit_rate: the pace of the body, and the timer of the current pause. */
+  /**
+   * Why the backend is paused; it resumes when none holds. `clientHold`: the client is full
+   * (unbuffered: the socket; buffered: the whole queue, memory and temp file). `paceHold`:
+   * limit_rate, unbuffered only (buffered, the writer paces its writes and the backend is read
+   * on). `readHold`: `*_limit_rate`, the backend read pace of a buffered response.
+   */
+  private clientHold = false;
+  private paceHold: NodeJS.Timeout | undefined;
+  private readHold: NodeJS.Timeout | undefined;
+  /** limit_rate of an unbuffered response (the responder pauses the backend). */
   private pace: RateLimit | undefined;
-  private paced: NodeJS.Timeout | undefined;
+  /** `*_limit_rate` of a buffered response, counted on the body bytes read. */
+  private readPace: RateLimit | undefined;
   /** Response buffering: the body's way to the client, and its state. */
   private writer: BufferedWriter | undefined;
-  private fullPause = false;
   private endPending = false;
   /** nginx store: the file being written, until the response ends. */
   private stored: ResponseStore | undefined;
@@ -95,6 +112,8 @@ export class ClientResponder implements ExchangeSink {
     this.onDrain = this.onDrain.bind(this);
     this.onSendTimeout = this.onSendTimeout.bind(this);
     this.onPaced = this.onPaced.bind(this);
+    this.onReadPaced = this.onReadPaced.bind(this);
+    this.onWake = this.onWake.bind(this);
     res.on('drain', this.onDrain);
     // A client that leaves drops what was queued for it (and the temp files).
     res.once('close', () => {
@@ -142,13 +161,27 @@ export class ClientResponder implements ExchangeSink {
     this.openStore(status);
     status = this.applyRange(head, status);
     this.status = status;
-    this.setPace(head);
-    this.writer = new BufferedWriter(res, this.bufferingFor(head), () =>
-      this.ctx.log.log('warn', 'an upstream response is buffered to a temporary file', {
-        requestId: this.ctx.requestId,
-        backend: this.ctx.backend,
-      }),
-    );
+    const queue = this.bufferingFor(head);
+    const rate = this.setPace(head);
+    let pace: RateLimit | undefined;
+    if (rate > 0) pace = new RateLimit(rate, this.ctx.limitRateAfter ?? 0);
+    const readRate = this.ctx.readLimitRate ?? 0;
+    if (queue !== undefined && readRate > 0) this.readPace = new RateLimit(readRate, 0);
+    // Buffered, the writer paces its writes and the backend is read on (nginx); unbuffered,
+    // the responder pauses the backend between reads.
+    if (queue === undefined) this.pace = pace;
+    const coalesce = this.ctx.coalesce;
+    this.writer = new BufferedWriter(res, {
+      queue,
+      pace: queue === undefined ? undefined : pace,
+      onWake: this.onWake,
+      coalescer: queue === undefined && coalesce !== undefined ? new Coalescer(res, coalesce) : undefined,
+      onSpill: () =>
+        this.ctx.log.log('warn', 'an upstream response is buffered to a temporary file', {
+          requestId: this.ctx.requestId,
+          backend: this.ctx.backend,
+        }),
+    });
     const reason = head.reason ?? STATUS_CODES[status] ?? 'Unknown';
     res.writeHead(status, reason);
     // A head that came without body bytes (an app that flushed its headers: server-sent events,
@@ -236,8 +269,8 @@ export class ClientResponder implements ExchangeSink {
     return on ? this.ctx.buffering : undefined;
   }
 
-  /** Sets the pace of the body from limit_rate, or the backend's X-Accel-Limit-Rate. */
-  private setPace(head: CgiResponseHead): void {
+  /** The pace of the body from limit_rate, or the backend's X-Accel-Limit-Rate; sets X-Accel-Charset's charset. */
+  private setPace(head: CgiResponseHead): number {
     let rate = this.ctx.limitRate ?? 0;
     let charset: string | undefined;
     for (const [name, value] of head.headers) {
@@ -252,7 +285,6 @@ export class ClientResponder implements ExchangeSink {
         charset = value;
       }
     }
-    if (rate > 0) this.pace = new RateLimit(rate, this.ctx.limitRateAfter ?? 0);
     // nginx's charset filter: the charset goes on a text type that does not name one.
     const type = this.res.getHeader('content-type');
     if (
@@ -263,6 +295,7 @@ export class ClientResponder implements ExchangeSink {
     ) {
       this.res.setHeader('Content-Type', `${type}; charset=${charset}`);
     }
+    return rate;
   }
 
   onBody(chunk: Buffer): boolean {
@@ -301,22 +334,41 @@ export class ClientResponder implements ExchangeSink {
     this.bodyBytes += chunk.length;
     const writer = this.writer as BufferedWriter;
     const result = writer.write(chunk);
-    const written = result === 'ok';
-    const pace = this.pace;
-    if (pace !== undefined) {
-      const wait = pace.delay(this.sent, Date.now());
-      if (wait > 0) {
-        // limit_rate: the exchange pauses until the average is back under the rate.
-        this.paced = setTimeout(this.onPaced, wait);
-        return false;
+    const now = Date.now();
+    if (writer.buffering) {
+      // Buffered: the backend is read on whatever the client's pace (limit_rate paces the
+      // writer only), until the queue is full or `*_limit_rate` says wait.
+      if (result === 'full') this.clientHold = true;
+      const wait = this.readPace?.delay(this.sent, now) ?? 0;
+      if (wait > 0 && this.readHold === undefined) this.readHold = setTimeout(this.onReadPaced, wait);
+      if (writer.pending > 0 && writer.clientFull) this.armStall();
+    } else {
+      if (result === 'wait') {
+        this.clientHold = true;
+        this.armStall();
       }
+      // limit_rate, unbuffered: the exchange pauses until the average is back under the rate.
+      const wait = this.pace?.delay(this.sent, now) ?? 0;
+      if (wait > 0 && this.paceHold === undefined) this.paceHold = setTimeout(this.onPaced, wait);
     }
-    // The client is not reading: it gets send_timeout to take more, as nginx gives it.
-    if ((!written || writer.pending > 0) && this.stalled === undefined && this.ctx.sendTimeout > 0) {
+    return !this.held;
+  }
+
+  /** True while something keeps the backend paused. */
+  private get held(): boolean {
+    return this.clientHold || this.paceHold !== undefined || this.readHold !== undefined;
+  }
+
+  /** The client is not reading: it gets send_timeout to take more, as nginx gives it. */
+  private armStall(): void {
+    if (this.stalled === undefined && this.ctx.sendTimeout > 0 && !this.finished) {
       this.stalled = setTimeout(this.onSendTimeout, this.ctx.sendTimeout);
     }
-    if (result === 'full') this.fullPause = true;
-    return written;
+  }
+
+  private maybeResume(): void {
+    if (this.finished || this.held) return;
+    this.exchange?.resume();
   }
 
   onEnd(): void {
@@ -377,6 +429,7 @@ export class ClientResponder implements ExchangeSink {
     this.finished = true;
     this.clearStall();
     this.clearPace();
+    this.writer?.finish();
     this.writer?.dispose();
     this.exchange?.abort();
     this.res.end();
@@ -400,37 +453,61 @@ export class ClientResponder implements ExchangeSink {
   }
 
   private onDrain(): void {
+    // The client took what it had: send_timeout starts again from the next write that waits.
+    this.clearStall();
+    if (this.writer?.buffering === true) {
+      this.flushWriter();
+      return;
+    }
+    if (this.clientHold) {
+      this.clientHold = false;
+      this.maybeResume();
+    }
+  }
+
+  /** A buffered response's queue goes on to the client (drain, or a limit_rate pause over). */
+  private flushWriter(): void {
     const writer = this.writer;
-    if (writer !== undefined && writer.pending > 0) {
-      if (!writer.flush()) return; // more next drain; send_timeout keeps running
-      if (this.endPending) {
-        this.clearStall();
-        this.endClient();
-        return;
-      }
-      if (this.fullPause) {
-        this.fullPause = false;
-        this.clearStall();
-        if (this.paced === undefined) this.exchange?.resume();
-        return;
-      }
+    if (writer === undefined || this.finished) return;
+    if (!writer.flush()) {
+      if (writer.clientFull) this.armStall();
+      return;
     }
     this.clearStall();
-    // A paced response resumes when its timer says so, not when the socket drains.
-    if (this.paced === undefined) this.exchange?.resume();
+    if (this.endPending) {
+      this.endClient();
+      return;
+    }
+    if (this.clientHold) {
+      this.clientHold = false;
+      this.maybeResume();
+    }
+  }
+
+  private onWake(): void {
+    this.flushWriter();
   }
 
   private onPaced(): void {
-    this.paced = undefined;
-    if (this.finished) return;
-    if (this.res.writableNeedDrain) return; // onDrain resumes
-    this.exchange?.resume();
+    this.paceHold = undefined;
+    // A client still full resumes the backend on 'drain'.
+    if (this.res.writableNeedDrain) this.clientHold = true;
+    this.maybeResume();
+  }
+
+  private onReadPaced(): void {
+    this.readHold = undefined;
+    this.maybeResume();
   }
 
   private clearPace(): void {
-    if (this.paced !== undefined) {
-      clearTimeout(this.paced);
-      this.paced = undefined;
+    if (this.paceHold !== undefined) {
+      clearTimeout(this.paceHold);
+      this.paceHold = undefined;
+    }
+    if (this.readHold !== undefined) {
+      clearTimeout(this.readHold);
+      this.readHold = undefined;
     }
   }
 
@@ -450,6 +527,7 @@ export class ClientResponder implements ExchangeSink {
       backend: this.ctx.backend,
     });
     this.finished = true;
+    this.clearPace();
     this.exchange?.abort();
     this.writer?.dispose();
     this.res.destroy();

@@ -4,6 +4,8 @@ import type { MuxPool } from '../transport/mux-pool.ts';
 import type { SocketOptions, SocketTarget } from '../pool/connector.ts';
 import type { Param } from '../protocol/params.ts';
 import type { StaticRoot } from '../static/resolve.ts';
+import type { ResponseQueueOptions } from '../buffering/response-queue.ts';
+import type { CoalescePolicy } from './coalescer.ts';
 import type { ResponseRules } from './diversion.ts';
 import type { ErrorPages } from './error-pages.ts';
 import type { NextUpstreamRules } from './next-upstream.ts';
@@ -105,9 +107,7 @@ export interface BackendRoute {
   /** What replaces a backend response (X-Accel-Redirect, X-Sendfile, internal redirect, error_page). */
   readonly responseRules: ResponseRules;
   /** nginx *_buffering: where a slow client's share of a response waits; undefined: off. */
-  readonly buffering:
-    | { readonly memoryLimit: number; readonly maxFileBytes: number; readonly tempDir: string }
-    | undefined;
+  readonly buffering: ResponseQueueOptions | undefined;
   /** X-Accel-Buffering may switch buffering per response (not in ignore_headers). */
   readonly xAccelBuffering: boolean;
   readonly bufferingOn: boolean;
@@ -118,6 +118,10 @@ export interface BackendRoute {
   /** nginx limit_rate (bytes/s, 0: none) and limit_rate_after for the response body. */
   readonly limitRate: number;
   readonly limitRateAfter: number;
+  /** nginx `*_limit_rate`: bytes/s read from the backend when buffering is on (0: none). */
+  readonly readLimitRate: number;
+  /** httpd flushpackets off|auto with iobuffersize / flushwait; undefined: every read at once. */
+  readonly coalesce: CoalescePolicy | undefined;
   /** Directories X-Sendfile may serve from (compiled roots); empty: X-Sendfile refused. */
   readonly sendfileRoots: readonly StaticRoot[];
 }

@@ -356,6 +356,8 @@ export class UpstreamRequest {
       xAccelBuffering: o.route.xAccelBuffering,
       limitRate: o.route.limitRate,
       limitRateAfter: o.route.limitRateAfter,
+      readLimitRate: o.route.readLimitRate,
+      coalesce: o.route.coalesce,
       xAccelLimitRate: o.route.responseRules.xAccelLimitRate,
       xAccelCharset: o.route.responseRules.xAccelCharset,
     });

@@ -58,6 +58,9 @@ export class LocationRoute implements BackendRoute {
   readonly sendfileRoots: readonly StaticRoot[];
   readonly limitRate: number;
   readonly limitRateAfter: number;
+  readonly readLimitRate: number;
+  /** flushpackets is httpd's: nginx locations send every read at once. */
+  readonly coalesce = undefined;
   readonly buffering: BackendRoute['buffering'];
   readonly bufferingOn: boolean;
   readonly xAccelBuffering: boolean;
@@ -134,6 +137,7 @@ export class LocationRoute implements BackendRoute {
     };
     this.limitRate = location.limit_rate ?? config.limit_rate;
     this.limitRateAfter = location.limit_rate_after ?? config.limit_rate_after;
+    this.readLimitRate = block.limit_rate;
   }
 
   selectionInputs(request: RouteRequest): SelectionInputs {

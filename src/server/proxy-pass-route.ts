@@ -56,6 +56,9 @@ export class ProxyPassRoute implements BackendRoute {
   readonly sendfileRoots: readonly StaticRoot[];
   readonly limitRate: number;
   readonly limitRateAfter: number;
+  /** httpd reads its backend at the client's pace: there is no backend read rate. */
+  readonly readLimitRate = 0;
+  readonly coalesce: BackendRoute['coalesce'];
   readonly buffering: BackendRoute['buffering'];
   readonly bufferingOn: boolean;
   readonly xAccelBuffering: boolean;
@@ -126,6 +129,7 @@ export class ProxyPassRoute implements BackendRoute {
     this.buffering = undefined;
     this.limitRate = config.limit_rate;
     this.limitRateAfter = config.limit_rate_after;
+    this.coalesce = undefined;
     this.setEnvIf = setEnvIfRules(rule.set_env_if);
     this.base = { serverName: config.server_name[0] ?? '', documentRoot: stripSlash(config.root) };
   }
