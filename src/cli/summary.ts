@@ -254,6 +254,7 @@ function proxyPassLines(config: PorticoConfig, entry: ProxyPassConfig): string[]
           `  worker: max ${entry.max === 0 ? '0 (no limit)' : entry.max}, acquire ${formatDuration(entry.acquire)}, smax ${entry.smax ?? (entry.max > 0 ? entry.max : 32)}, ttl ${formatDuration(entry.ttl)}, retry ${formatDuration(entry.retry)}, keepalive ${onOff(entry.keepalive)}`,
         ]
       : []),
+    `  flushpackets ${entry.flushpackets}${entry.flushpackets === 'auto' ? ` (flushwait ${formatDuration(entry.flushwait)})` : ''}, iobuffersize ${entry.iobuffersize ?? config.proxy_iobuffersize}`,
     ...(entry.bind === undefined ? [] : [`  bind ${entry.bind}`]),
     ...setEnvIfLines(entry.set_env_if, '  '),
   ];

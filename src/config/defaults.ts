@@ -142,6 +142,16 @@ export const DEFAULTS = {
     timeout: '60s',
     /** httpd: worker `connectiontimeout` defaults to `timeout`; written as null here, resolved per entry. */
     connectiontimeout: null,
+    /**
+     * httpd's default is `flushpackets=off`: small reads wait in its output filters until 8 KiB
+     * gather or the response ends, which stalls PHP flush() and server-sent events until the
+     * operator sets `on`. Portico keeps its promise that a byte the client can take goes at once.
+     */
+    flushpackets: 'on',
+    /** httpd: `flushwait=10` (ms; 0 means the default). */
+    flushwait: '10ms',
+    /** httpd: ProxyIOBufferSize / iobuffersize default AP_IOBUFSIZE, 8192 bytes. */
+    iobuffersize: 8192,
   },
   location: {
     /** nginx: locations are reachable from outside unless marked `internal`. */

@@ -149,6 +149,27 @@ function locationSchema(ctx: SchemaContext) {
     });
 }
 
+/**
+ * httpd iobuffersize / ProxyIOBufferSize: at least 512 (httpd refuses less; 0 means the
+ * default, 8192); at most 1m, a bound on the bytes a response may gather.
+ */
+function ioBufferSize() {
+  return size()
+    .transform((bytes, ctx) => {
+      if (bytes === 0) return DEFAULTS.proxy_pass.iobuffersize;
+      if (bytes < 512 || bytes > 1024 * 1024) {
+        ctx.issues.push({
+          code: 'custom',
+          input: bytes,
+          message: `iobuffersize must be 512 to 1m bytes (httpd: at least 512; 0: 8192), got ${bytes}`,
+        });
+        return z.NEVER;
+      }
+      return bytes;
+    })
+    .meta({ description: 'httpd iobuffersize: 512..1m bytes (0: 8192)' });
+}
+
 function proxyPassSchema() {
   const d = DEFAULTS.proxy_pass;
   return strict({
@@ -182,14 +203,19 @@ function proxyPassSchema() {
     ),
     sendfile: onOffOrHeader('X-Sendfile', false, 'ProxySCGISendfile: serve the file the header names'),
     sendfile_roots: sendfileRoots(),
-    flushpackets: z
-      .enum(['on', 'off', 'auto'])
-      .prefault('on')
-      .meta({ description: 'worker flushpackets: accepted; Portico always forwards at once (on)' }),
+    flushpackets: z.enum(['on', 'off', 'auto']).prefault(d.flushpackets).meta({
+      description:
+        'worker flushpackets: on, every backend read to the client at once (Portico default; httpd: off); off, gathered up to iobuffersize or the end; auto, gathered until flushwait passes without backend data',
+    }),
     flushwait: duration()
-      .prefault('10ms')
+      .prefault(d.flushwait)
       .refine((ms) => ms <= 1000, { error: 'flushwait is at most 1000 ms (httpd)' })
-      .meta({ description: 'worker flushwait: accepted; there is no flush delay in Portico' }),
+      .transform((ms) => (ms === 0 ? 10 : ms))
+      .meta({ description: 'worker flushwait: the quiet time before flushpackets=auto writes (0: 10ms)' }),
+    iobuffersize: ioBufferSize().optional().meta({
+      description:
+        'worker iobuffersize: FastCGI STDIN record size and the flushpackets=off gathering size (default: proxy_iobuffersize, 8192; at least 512)',
+    }),
     error_override: flag()
       .prefault(false)
       .meta({ description: 'ProxyErrorOverride: error_page applies to backend error statuses' }),
@@ -478,6 +504,9 @@ export function createConfigSchema(ctx: SchemaContext) {
       )
       .prefault({}),
     locations: z.array(locationSchema(ctx)).prefault([]),
+    proxy_iobuffersize: ioBufferSize().prefault(DEFAULTS.proxy_pass.iobuffersize).meta({
+      description: 'httpd ProxyIOBufferSize: iobuffersize of every proxy_pass entry without its own',
+    }),
     proxy_pass: z
       .array(proxyPassSchema())
       .prefault([])

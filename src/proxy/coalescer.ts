@@ -4,8 +4,8 @@
  *
  * - `off`: httpd passes each read of the backend (at most `iobuffersize` bytes) down its
  *   output filters without a FLUSH bucket, and the core output filter keeps small writes until
- *   enough is there or the response ends. Here: bytes are gathered up to `iobuffersize`, then
- *   written; the rest goes at the end of the response.
+ *   enough is there or the response ends. Here: whole `iobuffersize` pieces are written as
+ *   they fill; a smaller remainder waits for more bytes or the end of the response.
  * - `auto`: as `off`, but what is gathered goes out once the backend has sent nothing more for
  *   `flushwait` ms (httpd polls the backend for that long before it adds a FLUSH bucket).
  * - `on` needs no coalescer: every read goes to the client at once.
@@ -49,9 +49,12 @@ export class Coalescer {
     while (at < chunk.length) {
       const rest = chunk.length - at;
       if (this.used === 0 && rest >= size) {
-        // A whole iobuffersize or more: nothing to gather, it goes as it is.
-        this.res.write(at === 0 ? chunk : chunk.subarray(at));
-        break;
+        // Whole iobuffersize pieces (httpd's reads) go as they are, in one write; the
+        // remainder is gathered.
+        const whole = rest - (rest % size);
+        this.res.write(at === 0 && whole === chunk.length ? chunk : chunk.subarray(at, at + whole));
+        at += whole;
+        continue;
       }
       this.staging ??= Buffer.allocUnsafe(size);
       const n = Math.min(rest, size - this.used);

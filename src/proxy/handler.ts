@@ -117,6 +117,7 @@ export class RequestHandler {
           contentLength: prepared.contentLength,
           body: prepared.body,
           headLimit: route.headLimit,
+          bodyRecordSize: route.bodyRecordSize,
           sendTimeout: route.sendTimeout,
           readTimeout: route.readTimeout,
         },

@@ -92,6 +92,8 @@ export interface BackendRoute {
   readonly keepConn: boolean;
   /** buffer_size: the limit of the backend's response head. */
   readonly headLimit: number;
+  /** FastCGI STDIN record size (httpd iobuffersize); undefined: 65535 (nginx-style locations). */
+  readonly bodyRecordSize: number | undefined;
   readonly connectTimeout: number;
   /** nginx `*_bind` and `*_socket_keepalive` for new backend connections. */
   readonly socketOptions: SocketOptions | undefined;

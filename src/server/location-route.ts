@@ -61,6 +61,7 @@ export class LocationRoute implements BackendRoute {
   readonly readLimitRate: number;
   /** flushpackets is httpd's: nginx locations send every read at once. */
   readonly coalesce = undefined;
+  readonly bodyRecordSize = undefined;
   readonly buffering: BackendRoute['buffering'];
   readonly bufferingOn: boolean;
   readonly xAccelBuffering: boolean;

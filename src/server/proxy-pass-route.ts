@@ -11,6 +11,7 @@ import type { BackendRoute, RouteRequest, SelectionInputs } from '../proxy/route
 import { StaticRoot } from '../static/resolve.ts';
 import type { ResponseRules } from '../proxy/diversion.ts';
 import type { Param } from '../protocol/params.ts';
+import { FCGI_MAX_CONTENT_LENGTH } from '../protocol/fastcgi/index.ts';
 import type { CompiledUpstream, UpstreamSet } from './upstreams.ts';
 
 import {
@@ -59,6 +60,8 @@ export class ProxyPassRoute implements BackendRoute {
   /** httpd reads its backend at the client's pace: there is no backend read rate. */
   readonly readLimitRate = 0;
   readonly coalesce: BackendRoute['coalesce'];
+  /** httpd iobuffersize: mod_proxy_fcgi sends one STDIN record per read of that size. */
+  readonly bodyRecordSize: number | undefined;
   readonly buffering: BackendRoute['buffering'];
   readonly bufferingOn: boolean;
   readonly xAccelBuffering: boolean;
@@ -129,7 +132,10 @@ export class ProxyPassRoute implements BackendRoute {
     this.buffering = undefined;
     this.limitRate = config.limit_rate;
     this.limitRateAfter = config.limit_rate_after;
-    this.coalesce = undefined;
+    const io = rule.iobuffersize ?? config.proxy_iobuffersize;
+    this.bodyRecordSize = this.protocol === 'fastcgi' ? Math.min(io, FCGI_MAX_CONTENT_LENGTH) : undefined;
+    this.coalesce =
+      rule.flushpackets === 'on' ? undefined : { mode: rule.flushpackets, size: io, wait: rule.flushwait };
     this.setEnvIf = setEnvIfRules(rule.set_env_if);
     this.base = { serverName: config.server_name[0] ?? '', documentRoot: stripSlash(config.root) };
   }

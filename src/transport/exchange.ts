@@ -20,6 +20,8 @@ export interface ExchangeRequest {
   readonly body: RequestBody;
   /** nginx buffer_size: the limit of the response head. */
   readonly headLimit: number;
+  /** FastCGI: the most body bytes per STDIN record (httpd iobuffersize); undefined: 65535. */
+  readonly bodyRecordSize?: number | undefined;
   /** nginx send_timeout / read_timeout: the longest pause between two writes / two reads. */
   readonly sendTimeout: number;
   readonly readTimeout: number;

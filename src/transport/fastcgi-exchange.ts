@@ -60,14 +60,22 @@ export class FastCgiExchange extends SocketExchange implements FastCgiRecordHand
   }
 
   protected encodeHead(inlineBody: Buffer | undefined): Buffer {
-    return encodeFastCgiRequestHead(REQUEST_ID, this.request.params, this.keepConn, inlineBody);
+    return encodeFastCgiRequestHead(
+      REQUEST_ID,
+      this.request.params,
+      this.keepConn,
+      inlineBody,
+      undefined,
+      this.request.bodyRecordSize,
+    );
   }
 
   protected writeBody(chunk: Buffer): boolean {
     const socket = this.socket;
     socket.cork();
     let ok = true;
-    for (const piece of frameStream(RecordType.STDIN, REQUEST_ID, chunk)) ok = socket.write(piece);
+    for (const piece of frameStream(RecordType.STDIN, REQUEST_ID, chunk, this.request.bodyRecordSize))
+      ok = socket.write(piece);
     socket.uncork();
     return ok;
   }

@@ -58,7 +58,14 @@ export class MuxExchange {
 
   /** Sends the request: BEGIN_REQUEST (keep-conn) + PARAMS + the body inline + end of STDIN. */
   start(inlineBody: Buffer): void {
-    const head = encodeFastCgiRequestHead(this.id, this.request.params, true, inlineBody);
+    const head = encodeFastCgiRequestHead(
+      this.id,
+      this.request.params,
+      true,
+      inlineBody,
+      undefined,
+      this.request.bodyRecordSize,
+    );
     this.bytesWritten += head.length;
     this.link.write(head);
   }

@@ -206,6 +206,23 @@ describe('FastCGI record encoders', () => {
     }
   });
 
+  it('frames STDIN in records of at most recordSize bytes (httpd iobuffersize), in the head too', () => {
+    const payload = new Prng(7).bytes(5000);
+    const pieces = frameStream(RecordType.STDIN, 1, payload, 512);
+    const framed = Buffer.concat([...pieces, encodeEndOfStream(RecordType.STDIN, 1)]);
+    const lengths = records(framed).map((r) => r.header.contentLength);
+    assert.deepEqual(lengths, [...Array<number>(9).fill(512), 392, 0]);
+    assert.equal(hex(checkStream(framed, RecordType.STDIN, 1)), hex(payload));
+    const head = encodeFastCgiRequestHead(1, [['A', 'b']], false, payload, Role.RESPONDER, 1000);
+    const stdin = records(head).filter((r) => r.header.type === RecordType.STDIN);
+    assert.deepEqual(
+      stdin.map((r) => r.header.contentLength),
+      [1000, 1000, 1000, 1000, 1000, 0],
+    );
+    assert.throws(() => frameStream(RecordType.STDIN, 1, payload, 0), EncodeError);
+    assert.throws(() => frameStream(RecordType.STDIN, 1, payload, 65536), EncodeError);
+  });
+
   it('encodes END_REQUEST, ABORT_REQUEST, GET_VALUES, GET_VALUES_RESULT and UNKNOWN_TYPE', () => {
     assert.equal(hex(encodeEndRequest(1, -1, ProtocolStatus.OVERLOADED)), '0103000100080000ffffffff02000000');
     assert.equal(hex(encodeEndRequest(2, 0x01020304, 3)), '01030002000800000102030403000000');

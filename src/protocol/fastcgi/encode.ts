@@ -64,6 +64,15 @@ function zeroPadding(buf: Buffer, at: number, padding: number): number {
   return at + padding;
 }
 
+function checkRecordSize(size: number): void {
+  if (!Number.isInteger(size) || size < 1 || size > FCGI_MAX_CONTENT_LENGTH) {
+    throw new EncodeError(
+      'ERR_FCGI_RECORD_SIZE',
+      `FastCGI record size must be an integer in 1..${FCGI_MAX_CONTENT_LENGTH}, got ${size}`,
+    );
+  }
+}
+
 function checkRole(role: number): void {
   if (!Number.isInteger(role) || role < 0 || role > 0xffff) {
     throw new EncodeError('ERR_FCGI_ROLE', `FastCGI role must be an integer in 0..65535, got ${role}`);
@@ -108,11 +117,18 @@ function writePairsStream(
   return at;
 }
 
-/** Copies `data` as records of `type` at `at`, without the end-of-stream record. */
-function writeDataStream(buf: Buffer, at: number, type: number, requestId: number, data: Buffer): number {
+/** Copies `data` as records of `type` (at most `recordSize` content bytes each) at `at`, without the end-of-stream record. */
+function writeDataStream(
+  buf: Buffer,
+  at: number,
+  type: number,
+  requestId: number,
+  data: Buffer,
+  recordSize = FCGI_MAX_CONTENT_LENGTH,
+): number {
   let from = 0;
   while (from < data.length) {
-    const length = Math.min(data.length - from, FCGI_MAX_CONTENT_LENGTH);
+    const length = Math.min(data.length - from, recordSize);
     const padding = paddingFor(length);
     at = writeRecordHeader(buf, at, type, requestId, length, padding);
     at += data.copy(buf, at, from, from + length);
@@ -150,7 +166,7 @@ export function encodeParams(requestId: number, params: readonly Param[]): Buffe
  * PARAMS, and, when `body` is given, the whole body as STDIN records + the empty STDIN (an
  * empty `body` gives just the empty STDIN: a request without a body). Without `body` the
  * head ends after the params and the caller streams STDIN with `frameStream` and ends it with
- * `encodeEndOfStream`.
+ * `encodeEndOfStream`. `recordSize` bounds the body's STDIN records (httpd's iobuffersize).
  */
 export function encodeFastCgiRequestHead(
   requestId: number,
@@ -158,18 +174,20 @@ export function encodeFastCgiRequestHead(
   keepConn: boolean,
   body?: Buffer,
   role: number = Role.RESPONDER,
+  recordSize: number = FCGI_MAX_CONTENT_LENGTH,
 ): Buffer {
   checkRequestId(requestId, false);
   checkRole(role);
+  checkRecordSize(recordSize);
   const length = pairsLength(params);
   let size = FIXED_RECORD_LEN + streamRecordsSize(length) + FCGI_HEADER_LEN;
-  if (body !== undefined) size += streamRecordsSize(body.length) + FCGI_HEADER_LEN;
+  if (body !== undefined) size += streamRecordsSize(body.length, recordSize) + FCGI_HEADER_LEN;
   const buf = Buffer.allocUnsafe(size);
   let at = writeBeginRequest(buf, 0, requestId, role, keepConn);
   at = writePairsStream(buf, at, RecordType.PARAMS, requestId, params, length);
   at = writeRecordHeader(buf, at, RecordType.PARAMS, requestId, 0, 0);
   if (body !== undefined) {
-    at = writeDataStream(buf, at, RecordType.STDIN, requestId, body);
+    at = writeDataStream(buf, at, RecordType.STDIN, requestId, body, recordSize);
     writeRecordHeader(buf, at, RecordType.STDIN, requestId, 0, 0);
   }
   return buf;
@@ -179,20 +197,27 @@ export function encodeFastCgiRequestHead(
  * Frames `payload` as records of a stream type without copying it: returns [header,
  * payload view, padding?] per record of at most 65535 content bytes, ready for writev (cork +
  * writes). Padding views share one zero buffer. An empty payload gives no pieces at all,
- * never an empty record: that would end the stream (use `encodeEndOfStream`).
+ * never an empty record: that would end the stream (use `encodeEndOfStream`). `recordSize`
+ * (1..65535) makes the records smaller (httpd's iobuffersize for STDIN).
  */
-export function frameStream(type: number, requestId: number, payload: Buffer): Buffer[] {
+export function frameStream(
+  type: number,
+  requestId: number,
+  payload: Buffer,
+  recordSize: number = FCGI_MAX_CONTENT_LENGTH,
+): Buffer[] {
   checkStreamType(type);
   checkRequestId(requestId, false);
+  checkRecordSize(recordSize);
   const out: Buffer[] = [];
   const length = payload.length;
   if (length === 0) return out;
-  const records = Math.ceil(length / FCGI_MAX_CONTENT_LENGTH);
+  const records = Math.ceil(length / recordSize);
   // One allocation for all the headers of this payload.
   const headers = Buffer.allocUnsafe(records * FCGI_HEADER_LEN);
   let from = 0;
   for (let i = 0; i < records; i++) {
-    const contentLength = Math.min(length - from, FCGI_MAX_CONTENT_LENGTH);
+    const contentLength = Math.min(length - from, recordSize);
     const padding = paddingFor(contentLength);
     const h = i * FCGI_HEADER_LEN;
     writeRecordHeader(headers, h, type, requestId, contentLength, padding);

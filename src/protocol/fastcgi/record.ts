@@ -45,11 +45,11 @@ export function paddingBytes(length: number): Buffer {
  * Bytes that `payloadLength` stream bytes take once split into records of at most 65535
  * content bytes, each padded to 8 (the end-of-stream record not included).
  */
-export function streamRecordsSize(payloadLength: number): number {
-  const full = Math.floor(payloadLength / FCGI_MAX_CONTENT_LENGTH);
-  const rest = payloadLength - full * FCGI_MAX_CONTENT_LENGTH;
-  // A full record: 8 + 65535 + 1 padding byte.
-  let size = full * (FCGI_HEADER_LEN + FCGI_MAX_CONTENT_LENGTH + 1);
+export function streamRecordsSize(payloadLength: number, recordSize = FCGI_MAX_CONTENT_LENGTH): number {
+  const full = Math.floor(payloadLength / recordSize);
+  const rest = payloadLength - full * recordSize;
+  // A full record: 8 + 65535 + 1 padding byte (or a smaller record size and its padding).
+  let size = full * (FCGI_HEADER_LEN + recordSize + paddingFor(recordSize));
   if (rest > 0) size += FCGI_HEADER_LEN + rest + paddingFor(rest);
   return size;
 }

@@ -19,6 +19,8 @@ export interface ScriptedExchange {
   readonly protocol: BackendProtocol;
   readonly env: EnvList;
   readonly body: Buffer;
+  /** FastCGI: the content length of each non-empty STDIN record, in order (SCGI: empty). */
+  readonly stdinRecords: readonly number[];
   readonly socket: Socket;
   /** Response bytes: raw for SCGI, framed as FCGI_STDOUT records for FastCGI. */
   stdout(data: string | Buffer): boolean;
@@ -63,7 +65,7 @@ function bytes(data: string | Buffer): Buffer {
 function parseRequest(
   protocol: BackendProtocol,
   data: Buffer,
-): { env: EnvList; body: Buffer; requestId: number } | undefined {
+): { env: EnvList; body: Buffer; requestId: number; stdinRecords: number[] } | undefined {
   if (protocol === 'scgi') {
     const colon = data.indexOf(0x3a);
     if (colon < 0) return undefined;
@@ -74,7 +76,7 @@ function parseRequest(
     const length = Number(env[0]?.[1] ?? '0');
     const bodyStart = headEnd + 1;
     if (data.length < bodyStart + length) return undefined;
-    return { env, body: data.subarray(bodyStart, bodyStart + length), requestId: 0 };
+    return { env, body: data.subarray(bodyStart, bodyStart + length), requestId: 0, stdinRecords: [] };
   }
   const params: Buffer[] = [];
   const stdin: Buffer[] = [];
@@ -92,7 +94,12 @@ function parseRequest(
     else if (type === FCGI_PARAMS) params.push(content);
     else if (type === FCGI_STDIN) {
       if (length === 0) {
-        return { env: parseFastCgiParams(Buffer.concat(params)), body: Buffer.concat(stdin), requestId };
+        return {
+          env: parseFastCgiParams(Buffer.concat(params)),
+          body: Buffer.concat(stdin),
+          requestId,
+          stdinRecords: stdin.map((b) => b.length),
+        };
       }
       stdin.push(content);
     }
@@ -151,6 +158,7 @@ export async function startScriptedBackend(
         protocol,
         env: request.env,
         body: Buffer.from(request.body),
+        stdinRecords: request.stdinRecords,
         socket,
         stdout(data) {
           if (socket.destroyed) return false;
