@@ -139,6 +139,11 @@ export class ResponseQueue {
     this.closeFile();
   }
 
+  /** Bytes written to the temp file so far, staged ones not counted (for tests). */
+  get fileBytesWritten(): number {
+    return this.fileWritten;
+  }
+
   /** True while a temp file is open (for tests). */
   get hasFile(): boolean {
     return this.fd !== undefined;

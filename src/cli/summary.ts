@@ -72,7 +72,7 @@ function backendLines(
     `  timeouts: connect ${formatDuration(block.connect_timeout)}, send ${formatDuration(block.send_timeout)}, read ${formatDuration(block.read_timeout)}; buffer_size ${formatSize(block.buffer_size)}`,
     `  pass_request_headers ${onOff(block.pass_request_headers)}, pass_request_body ${onOff(block.pass_request_body)}, intercept_errors ${onOff(block.intercept_errors)}`,
     `  request_buffering ${onOff(block.request_buffering)}, ignore_client_abort ${onOff(block.ignore_client_abort)}`,
-    `  buffering ${onOff(block.buffering)}${block.buffering ? ` (memory ${formatSize(block.buffers)}, temp file ${block.max_temp_file_size === 0 ? 'none' : `up to ${formatSize(block.max_temp_file_size)}`}${block.limit_rate > 0 ? `, backend read at ${formatSize(block.limit_rate)}/s` : ''})` : ''}`,
+    `  buffering ${onOff(block.buffering)}${block.buffering ? ` (memory ${formatSize(block.buffers.total)}, temp file ${block.max_temp_file_size === 0 ? 'none' : `up to ${formatSize(block.max_temp_file_size)}${block.temp_path === undefined ? '' : ` in ${block.temp_path.path}${block.temp_path.levels.length > 0 ? ` levels ${block.temp_path.levels.join(':')}` : ''}`}`}${block.busy_buffers_size === undefined ? '' : `, busy ${formatSize(block.busy_buffers_size)}`}${block.temp_file_write_size === undefined ? '' : `, written ${formatSize(block.temp_file_write_size)} at a time`}${block.limit_rate > 0 ? `, backend read at ${formatSize(block.limit_rate)}/s` : ''})` : ''}`,
   );
   lines.push(...setEnvIfLines(block.set_env_if, '  '));
   if (block.bind !== undefined) lines.push(`  bind ${block.bind}`);

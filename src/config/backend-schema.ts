@@ -164,18 +164,119 @@ export function bindAddress() {
     });
 }
 
-/** nginx `*_buffers number size`: memory for a buffered response, as number x size bytes. */
+/** One memory page: the least `*_buffers` size (nginx's default is one page, 4k on x86). */
+const MIN_BUFFER_SIZE = 4096;
+/** The most memory one response may hold for a slow client (number x size): past it, the temp file. */
+const MAX_BUFFERS_TOTAL = 256 * 1024 * 1024;
+
+/**
+ * nginx `*_buffers number size`: memory for a buffered response. nginx needs at least 2
+ * buffers ("there must be at least 2 fastcgi_buffers"); a buffer is at least a page; the
+ * total is bounded so a typo cannot let one response take gigabytes of memory.
+ */
 function bufferCount() {
   return z
     .string()
-    .regex(/^\d+\s+\d+[kKmM]?$/, {
+    .regex(/^\s*\d{1,9}\s+\d{1,12}[kKmM]?\s*$/, {
       error: (i) => `expected "number size" (e.g. "8 4k"), got ${describeValue(i.input)}`,
     })
-    .transform((text) => {
+    .transform((text, ctx) => {
       const [n, s] = text.trim().split(/\s+/) as [string, string];
-      return Number(n) * (parseSize(s) ?? 0);
+      const number = Number(n);
+      const size = parseSize(s) ?? 0;
+      let problem: string | undefined;
+      if (number < 2) problem = `there must be at least 2 buffers (nginx), got ${number}`;
+      else if (size < MIN_BUFFER_SIZE) problem = `a buffer is at least 4k (one memory page), got ${s}`;
+      else if (number * size > MAX_BUFFERS_TOTAL)
+        problem = `number x size is at most 256m per response, got ${number} x ${s}`;
+      if (problem !== undefined) {
+        ctx.issues.push({ code: 'custom', input: text, message: problem });
+        return z.NEVER;
+      }
+      return { number, size, total: number * size };
     })
-    .meta({ description: 'nginx *_buffers: number and size of the memory buffers of a response' });
+    .meta({
+      description: 'nginx *_buffers: number (>= 2) and size (>= 4k) of the memory buffers of a response',
+    });
+}
+
+/**
+ * nginx `*_temp_path path [level1 [level2 [level3]]]`: an absolute directory and up to three
+ * levels of hashed subdirectories, each 1 or 2 characters long.
+ */
+function tempPath() {
+  return z
+    .string()
+    .transform((text, ctx) => {
+      const [path = '', ...rest] = text.trim().split(/\s+/);
+      let problem: string | undefined;
+      if (!isAbsolute(path)) problem = `expected an absolute path, got ${describeValue(path)}`;
+      else if (rest.length > 3) problem = `at most 3 levels (nginx), got ${rest.length}`;
+      else if (rest.some((l) => l !== '1' && l !== '2'))
+        problem = `each level is 1 or 2 (nginx), got ${describeValue(rest.join(' '))}`;
+      if (problem !== undefined) {
+        ctx.issues.push({ code: 'custom', input: text, message: problem });
+        return z.NEVER;
+      }
+      return { path, levels: rest.map(Number) };
+    })
+    .meta({
+      description:
+        'nginx *_temp_path: "dir [level1 [level2 [level3]]]", where buffered responses spill (default: client_body_temp_path)',
+    });
+}
+
+/**
+ * nginx's checks between the buffer sizes (ngx_http_fastcgi_merge_loc_conf), with
+ * `unit` = max(buffer_size, one buffer): busy_buffers_size at least `unit` and below the
+ * buffers' total minus one buffer; temp_file_write_size at least `unit`; max_temp_file_size 0
+ * or at least `unit`.
+ */
+function checkBufferSizes(
+  block: {
+    buffer_size: number;
+    buffers: { size: number; total: number };
+    busy_buffers_size?: number | undefined;
+    temp_file_write_size?: number | undefined;
+    max_temp_file_size: number;
+  },
+  ctx: z.RefinementCtx,
+): void {
+  const unit = Math.max(block.buffer_size, block.buffers.size);
+  const busy = block.busy_buffers_size;
+  if (busy !== undefined && busy < unit) {
+    ctx.addIssue(
+      keyIssue(
+        ['busy_buffers_size'],
+        `must be at least max(buffer_size, one of the buffers) = ${unit} bytes`,
+      ),
+    );
+  } else if (busy !== undefined && busy >= block.buffers.total - block.buffers.size) {
+    ctx.addIssue(
+      keyIssue(
+        ['busy_buffers_size'],
+        `must be less than the buffers' total minus one buffer = ${block.buffers.total - block.buffers.size} bytes`,
+      ),
+    );
+  }
+  const write = block.temp_file_write_size;
+  if (write !== undefined && write < unit) {
+    ctx.addIssue(
+      keyIssue(
+        ['temp_file_write_size'],
+        `must be at least max(buffer_size, one of the buffers) = ${unit} bytes`,
+      ),
+    );
+  }
+  const max = block.max_temp_file_size;
+  if (max !== 0 && max < unit) {
+    ctx.addIssue(
+      keyIssue(
+        ['max_temp_file_size'],
+        `must be 0 (no temp file) or at least max(buffer_size, one of the buffers) = ${unit} bytes`,
+      ),
+    );
+  }
 }
 
 /** The directives shared by `scgi:` and `fastcgi:` (nginx's names without the prefix). */
@@ -251,24 +352,18 @@ function backendShape(protocol: BackendProtocol) {
       description:
         'nginx *_limit_rate: bytes per second read from the backend, buffering on only (0: no limit); the client pace is the location limit_rate',
     }),
-    busy_buffers_size: size()
-      .optional()
-      .meta({ description: 'nginx *_busy_buffers_size (accepted; see docs)' }),
+    busy_buffers_size: size({ min: 1 }).optional().meta({
+      description:
+        "nginx *_busy_buffers_size: the most bytes handed to the client's socket and not yet sent; the rest waits in buffers / the temp file (default: Node's high-water mark)",
+    }),
     max_temp_file_size: size().prefault('1024m').meta({
       description: 'nginx *_max_temp_file_size: past memory, up to this much in a temp file (0: none)',
     }),
-    temp_file_write_size: size()
-      .optional()
-      .meta({ description: 'nginx *_temp_file_write_size (accepted; see docs)' }),
-    temp_path: z
-      .string()
-      .refine((p) => isAbsolute(p), {
-        error: (i) => `expected an absolute path, got ${describeValue(i.input)}`,
-      })
-      .optional()
-      .meta({
-        description: 'nginx *_temp_path: where buffered responses spill (default: client_body_temp_path)',
-      }),
+    temp_file_write_size: size({ min: 1 }).optional().meta({
+      description:
+        'nginx *_temp_file_write_size: bytes gathered before one write to the temp file (default: each backend read as it comes)',
+    }),
+    temp_path: tempPath().optional(),
     connect_timeout: duration().prefault(d.connect_timeout),
     send_timeout: duration().prefault(d.send_timeout),
     read_timeout: duration().prefault(d.read_timeout),
@@ -320,9 +415,9 @@ export interface ParamSetting {
   if_not_empty: boolean;
 }
 
-export const scgiSchema = strict(backendShape('scgi')).transform((b) =>
-  withEffectiveParams(b, DEFAULTS.backend.include_params_scgi),
-);
+export const scgiSchema = strict(backendShape('scgi'))
+  .superRefine(checkBufferSizes)
+  .transform((b) => withEffectiveParams(b, DEFAULTS.backend.include_params_scgi));
 
 export const fastcgiSchema = strict({
   ...backendShape('fastcgi'),
@@ -345,4 +440,6 @@ export const fastcgiSchema = strict({
       description:
         'fastcgi_catch_stderr: a stderr line containing one of these strings before the response head makes the response invalid (502, next_upstream invalid_header)',
     }),
-}).transform((b) => withEffectiveParams(b, DEFAULTS.backend.include_params_fastcgi));
+})
+  .superRefine(checkBufferSizes)
+  .transform((b) => withEffectiveParams(b, DEFAULTS.backend.include_params_fastcgi));

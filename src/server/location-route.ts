@@ -132,9 +132,12 @@ export class LocationRoute implements BackendRoute {
     this.bufferingOn = block.buffering;
     this.xAccelBuffering = !block.ignore_headers.includes('X-Accel-Buffering');
     this.buffering = {
-      memoryLimit: block.buffers,
+      memoryLimit: block.buffers.total,
       maxFileBytes: block.max_temp_file_size,
-      tempDir: block.temp_path ?? config.client_body_temp_path,
+      tempDir: block.temp_path?.path ?? config.client_body_temp_path,
+      levels: block.temp_path?.levels,
+      writeSize: block.temp_file_write_size,
+      busyBytes: block.busy_buffers_size,
     };
     this.limitRate = location.limit_rate ?? config.limit_rate;
     this.limitRateAfter = location.limit_rate_after ?? config.limit_rate_after;

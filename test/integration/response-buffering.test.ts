@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import { type IncomingMessage, request } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
@@ -67,6 +68,16 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
       gw = await startTestGateway({
         locations: [
           { match: '/on/', [protocol]: { ...pass, temp_path: temp.path } },
+          {
+            match: '/levels/',
+            [protocol]: {
+              ...pass,
+              temp_path: `${temp.path}/levels 1 2`,
+              buffers: '4 8k',
+              busy_buffers_size: '16k',
+              temp_file_write_size: '64k',
+            },
+          },
           { match: '/nofile/', [protocol]: { ...pass, max_temp_file_size: 0 } },
           { match: '/off/', [protocol]: { ...pass, buffering: false } },
         ],
@@ -126,6 +137,31 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
         gw.log.lines.some((l) => l.level === 'warn' && /buffered to a temporary file/.test(l.message)),
       );
       assert.deepEqual(await readdir(temp.path), []);
+    });
+
+    it('temp_path with levels 1 2, busy_buffers_size, temp_file_write_size: the body spills whole, in hashed subdirectories', async () => {
+      const client = await stalledGet('/levels/big');
+      let p = progress.get('/levels/big');
+      for (let i = 0; i < 400 && !p?.done; i++) {
+        await delay(25);
+        p = progress.get('/levels/big');
+      }
+      assert.equal(p?.done, true, 'the backend connection closed before the client read');
+      assert.equal(await client.read(), TOTAL);
+      // nginx's layout: temp_path/X/YY/file, X and YY taken from the end of the file name (a
+      // new file, and name, each time the queue spills again); every file was unlinked when it
+      // was created.
+      const level1 = await readdir(join(temp.path, 'levels'));
+      assert.ok(level1.length >= 1);
+      for (const one of level1) {
+        assert.match(one, /^[0-9a-f]$/);
+        const level2 = await readdir(join(temp.path, 'levels', one));
+        assert.ok(level2.length >= 1);
+        for (const two of level2) {
+          assert.match(two, /^[0-9a-f]{2}$/);
+          assert.deepEqual(await readdir(join(temp.path, 'levels', one, two)), []);
+        }
+      }
     });
 
     it('max_temp_file_size 0: no file; past the memory buffers the backend waits for the client', async () => {
