@@ -15,8 +15,11 @@ import { ResponseQueue, type ResponseQueueOptions } from '../buffering/response-
 import type { Coalescer } from './coalescer.ts';
 import type { RateLimit } from './rate-limit.ts';
 
-/** `ok`: go on reading; `wait`: pause the backend until drain (unbuffered); `full`: the queue is full. */
-export type WriteResult = 'ok' | 'wait' | 'full';
+/**
+ * `ok`: go on reading; `wait`: pause the backend until drain (unbuffered); `full`: the queue is
+ * full; `failed`: the temp file could not be made, written or read (`failure` says why).
+ */
+export type WriteResult = 'ok' | 'wait' | 'full' | 'failed';
 
 export interface BufferedWriterOptions {
   /** undefined: buffering off (the client's pace is the backend's). */
@@ -45,6 +48,8 @@ export class BufferedWriter {
    * yet sent; 0: Node's own high-water mark decides.
    */
   private readonly busyLimit: number;
+  /** The temp file's I/O error, once one happened: the response cannot go on. */
+  failure: Error | undefined;
 
   constructor(res: ServerResponse, options: BufferedWriterOptions) {
     this.res = res;
@@ -89,7 +94,14 @@ export class BufferedWriter {
     const full = this.queue.wouldOverflow(chunk.length);
     // A full queue still takes this chunk (one read of the backend over the bound at most):
     // the backend is paused from here on.
-    this.queue.push(chunk);
+    try {
+      this.queue.push(chunk);
+    } catch (error) {
+      // A temp dir that cannot be made or written (EACCES, ENOSPC): thrown from a socket's
+      // 'data' handler it would take the process down.
+      this.failure = error as Error;
+      return 'failed';
+    }
     if (!this.spillReported && this.queue.spilled > 0) {
       this.spillReported = true;
       this.options.onSpill?.();
@@ -101,8 +113,14 @@ export class BufferedWriter {
   flush(): boolean {
     const queue = this.queue;
     if (queue === undefined) return true;
-    while (this.paced === undefined && !this.clientFull) {
-      const chunk = queue.shift();
+    while (this.paced === undefined && !this.clientFull && this.failure === undefined) {
+      let chunk: Buffer | undefined;
+      try {
+        chunk = queue.shift();
+      } catch (error) {
+        this.failure = error as Error;
+        return false;
+      }
       if (chunk === undefined) return true;
       this.send(chunk);
     }

@@ -4,12 +4,13 @@ import { type GatewayError, ProtocolError } from '../errors.ts';
 import type { Logger } from '../observability/logger.ts';
 import type { ExchangeSink } from '../transport/exchange.ts';
 import type { ResponseQueueOptions } from '../buffering/response-queue.ts';
-import { ResponseStore } from '../buffering/response-store.ts';
-import { planUpstreamRange, type RangeRequest } from './upstream-range.ts';
+import type { ResponseStore } from '../buffering/response-store.ts';
+import type { RangeRequest } from './upstream-range.ts';
+import { applyRange, bufferingFor, closeStore, openStore, paceAndCharset } from './response-plan.ts';
 import { BufferedWriter } from './buffered-writer.ts';
 import { type CoalescePolicy, Coalescer } from './coalescer.ts';
 import { sendErrorPage } from './error-page.ts';
-import { parseLimitRate, RateLimit } from './rate-limit.ts';
+import { RateLimit } from './rate-limit.ts';
 
 /** The part of an exchange the responder drives. */
 export interface ExchangeControl {
@@ -158,11 +159,14 @@ export class ClientResponder implements ExchangeSink {
     if (head.contentLength !== undefined && status !== 204 && status !== 304) {
       res.setHeader('Content-Length', head.contentLength);
     }
-    this.openStore(status);
-    status = this.applyRange(head, status);
+    this.stored = openStore(status, this.ctx);
+    const range = applyRange(res, head, status, this.ctx);
+    status = range.status;
+    if (!range.bodyAllowed) this.bodyAllowed = false;
+    this.window = range.window;
     this.status = status;
-    const queue = this.bufferingFor(head);
-    const rate = this.setPace(head);
+    const queue = bufferingFor(head, this.ctx);
+    const rate = paceAndCharset(res, head, this.ctx);
     let pace: RateLimit | undefined;
     if (rate > 0) pace = new RateLimit(rate, this.ctx.limitRateAfter ?? 0);
     const readRate = this.ctx.readLimitRate ?? 0;
@@ -194,110 +198,6 @@ export class ClientResponder implements ExchangeSink {
     }
   }
 
-  /**
-   * Byte ranges of the backend's answer (upstream-range.ts): 206 with the window the client
-   * asked for, or 416; the store, if any, still gets the whole body.
-   */
-  private applyRange(head: CgiResponseHead, status: number): number {
-    const request = this.ctx.range;
-    if (request === undefined || status !== head.status) return status;
-    const force = this.ctx.forceRanges === true;
-    const plan = planUpstreamRange(request, this.ctx.method, head, force);
-    const res = this.res;
-    if (force && status === 200 && head.contentLength !== undefined && !res.hasHeader('accept-ranges')) {
-      res.setHeader('Accept-Ranges', 'bytes');
-    }
-    if (plan.kind === 'none') return status;
-    if (plan.kind === 'unsatisfiable') {
-      res.setHeader('Content-Range', `bytes */${plan.size}`);
-      res.setHeader('Content-Length', 0);
-      this.bodyAllowed = false;
-      return 416;
-    }
-    res.setHeader('Content-Range', `bytes ${plan.start}-${plan.end}/${plan.size}`);
-    res.setHeader('Content-Length', plan.end - plan.start + 1);
-    this.window = { skip: plan.start, take: plan.end - plan.start + 1 };
-    return 206;
-  }
-
-  /** nginx store: a 200 GET response is written to a temp file as it passes. */
-  private openStore(status: number): void {
-    const store = this.ctx.store;
-    if (store === undefined || status !== 200 || this.ctx.method !== 'GET') return;
-    try {
-      this.stored = new ResponseStore(store.path, store.mode);
-    } catch (error) {
-      this.ctx.log.log(
-        'error',
-        `store: cannot create a file for ${store.path} (${(error as Error).message})`,
-        {
-          requestId: this.ctx.requestId,
-          backend: this.ctx.backend,
-        },
-      );
-    }
-  }
-
-  /** Ends the store: the file takes its place if the response was complete, else nothing. */
-  private closeStore(complete: boolean): void {
-    const stored = this.stored;
-    if (stored === undefined) return;
-    this.stored = undefined;
-    try {
-      if (complete) stored.commit();
-      else stored.discard();
-    } catch (error) {
-      stored.discard();
-      this.ctx.log.log('error', `store: ${(error as Error).message}`, {
-        requestId: this.ctx.requestId,
-        backend: this.ctx.backend,
-      });
-    }
-  }
-
-  /** Buffering for this response: the route's, unless X-Accel-Buffering says otherwise. */
-  private bufferingFor(head: CgiResponseHead): ResponseQueueOptions | undefined {
-    let on = this.ctx.bufferingOn === true;
-    if (this.ctx.xAccelBuffering === true) {
-      for (const [name, value] of head.headers) {
-        if (name.toLowerCase() !== 'x-accel-buffering') continue;
-        const v = value.trim().toLowerCase();
-        if (v === 'yes') on = true;
-        else if (v === 'no') on = false;
-      }
-    }
-    return on ? this.ctx.buffering : undefined;
-  }
-
-  /** The pace of the body from limit_rate, or the backend's X-Accel-Limit-Rate; sets X-Accel-Charset's charset. */
-  private setPace(head: CgiResponseHead): number {
-    let rate = this.ctx.limitRate ?? 0;
-    let charset: string | undefined;
-    for (const [name, value] of head.headers) {
-      const lower = name.toLowerCase();
-      if (lower === 'x-accel-limit-rate' && this.ctx.xAccelLimitRate === true) {
-        rate = parseLimitRate(value) ?? rate;
-      } else if (
-        lower === 'x-accel-charset' &&
-        this.ctx.xAccelCharset === true &&
-        /^[A-Za-z0-9._-]+$/.test(value)
-      ) {
-        charset = value;
-      }
-    }
-    // nginx's charset filter: the charset goes on a text type that does not name one.
-    const type = this.res.getHeader('content-type');
-    if (
-      charset !== undefined &&
-      typeof type === 'string' &&
-      /^text\//i.test(type) &&
-      !/charset=/i.test(type)
-    ) {
-      this.res.setHeader('Content-Type', `${type}; charset=${charset}`);
-    }
-    return rate;
-  }
-
   onBody(chunk: Buffer): boolean {
     if (!this.bodyAllowed || this.finished) return true;
     const expected = this.expected;
@@ -321,7 +221,10 @@ export class ClientResponder implements ExchangeSink {
       if (window.take === 0 && this.stored === undefined) {
         // The window is sent: the rest of the backend's answer is not needed.
         this.bodyBytes += chunk.length;
-        this.writer?.write(chunk);
+        if (this.writer?.write(chunk) === 'failed') {
+          this.failWriter();
+          return true;
+        }
         this.outcome = 'ok';
         this.window = undefined;
         this.bodyAllowed = false;
@@ -334,6 +237,10 @@ export class ClientResponder implements ExchangeSink {
     this.bodyBytes += chunk.length;
     const writer = this.writer as BufferedWriter;
     const result = writer.write(chunk);
+    if (result === 'failed') {
+      this.failWriter();
+      return true;
+    }
     const now = Date.now();
     if (writer.buffering) {
       // Buffered: the backend is read on whatever the client's pace (limit_rate paces the
@@ -420,6 +327,14 @@ export class ClientResponder implements ExchangeSink {
     });
   }
 
+  /** Ends the store, if any: kept only when the response was complete. */
+  private closeStore(complete: boolean): void {
+    const stored = this.stored;
+    if (stored === undefined) return;
+    this.stored = undefined;
+    closeStore(stored, complete, this.ctx);
+  }
+
   private failBeforeHead(error: GatewayError): void {
     for (const name of this.res.getHeaderNames()) this.res.removeHeader(name);
     this.onError(error);
@@ -470,7 +385,8 @@ export class ClientResponder implements ExchangeSink {
     const writer = this.writer;
     if (writer === undefined || this.finished) return;
     if (!writer.flush()) {
-      if (writer.clientFull) this.armStall();
+      if (writer.failure !== undefined) this.failWriter();
+      else if (writer.clientFull) this.armStall();
       return;
     }
     this.clearStall();
@@ -484,8 +400,25 @@ export class ClientResponder implements ExchangeSink {
     }
   }
 
+  /**
+   * A paced pause is over, or (busy_buffers_size) the socket sent a chunk: send_timeout counts
+   * from this write on, as nginx's runs between two successive writes.
+   */
   private onWake(): void {
+    this.clearStall();
     this.flushWriter();
+  }
+
+  /** The temp file failed (nginx: the request ends, the client sees a cut response). */
+  private failWriter(): void {
+    if (this.finished) return;
+    this.outcome = 'error';
+    this.ctx.log.log(
+      'error',
+      `an upstream response cannot be buffered to a temporary file (${this.writer?.failure?.message ?? 'I/O error'})`,
+      { requestId: this.ctx.requestId, backend: this.ctx.backend },
+    );
+    this.abortClient();
   }
 
   private onPaced(): void {

@@ -2,8 +2,9 @@
  * nginx limit_rate / limit_rate_after and the backend's X-Accel-Limit-Rate pace a download;
  * X-Accel-Charset adds a charset to a text type (ignore_headers turns it off). The pace is
  * checked with a lower bound only (a slow machine can only make it slower), never an upper
- * one. The pause comes between reads of the backend, so the last read is not held back;
- * nginx's own limit lets a second's worth go at once.
+ * one. Buffering is on (the default), so the pace is taken between writes to the client
+ * (buffered-pacing.test.ts shows the backend is not held); the last read is not held back,
+ * and nginx's own limit lets a second's worth go at once.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

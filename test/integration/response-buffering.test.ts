@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { readdir } from 'node:fs/promises';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type IncomingMessage, request } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -51,6 +51,7 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
 
     before(async () => {
       temp = await makeTempDir('response-buffering');
+      await writeFile(join(temp.path, 'a-file'), 'not a directory');
       backend = await startScriptedBackend(protocol, async (ex) => {
         const path = ex.get('DOCUMENT_URI') ?? '';
         if (path.endsWith('/flush')) {
@@ -78,6 +79,8 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
               temp_file_write_size: '64k',
             },
           },
+          // A "directory" under a regular file: the temp file can never be made.
+          { match: '/broken/', [protocol]: { ...pass, temp_path: `${temp.path}/a-file/tmp` } },
           { match: '/nofile/', [protocol]: { ...pass, max_temp_file_size: 0 } },
           { match: '/off/', [protocol]: { ...pass, buffering: false } },
         ],
@@ -136,7 +139,42 @@ for (const protocol of ['scgi', 'fastcgi'] as const) {
       assert.ok(
         gw.log.lines.some((l) => l.level === 'warn' && /buffered to a temporary file/.test(l.message)),
       );
-      assert.deepEqual(await readdir(temp.path), []);
+      assert.deepEqual(await readdir(temp.path), ['a-file']);
+    });
+
+    it('a temp file that cannot be made: the response is cut (logged), the gateway goes on', async () => {
+      const res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = request(`${gw.url}/broken/big`, resolve);
+        req.on('error', reject);
+        req.end();
+      });
+      res.pause();
+      res.on('error', () => {}); // the cut: 'aborted'
+      const closed = new Promise<void>((resolve) => res.on('close', resolve));
+      let n = 0;
+      let failed = false;
+      for (let i = 0; i < 400 && !failed; i++) {
+        await delay(25);
+        failed = gw.log.lines.some(
+          (l) => l.level === 'error' && /cannot be buffered to a temporary file/.test(l.message),
+        );
+      }
+      assert.equal(failed, true);
+      res.on('data', (c: Buffer) => {
+        n += c.length;
+      });
+      res.resume();
+      await closed;
+      assert.ok(n < TOTAL, 'the client never gets a whole response');
+      const flush = await new Promise<number>((resolve, reject) => {
+        const req = request(`${gw.url}/on/flush`, (r) => {
+          r.on('data', () => seenFirst());
+          r.on('end', () => resolve(r.statusCode ?? 0));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(flush, 200);
     });
 
     it('temp_path with levels 1 2, busy_buffers_size, temp_file_write_size: the body spills whole, in hashed subdirectories', async () => {
