@@ -170,7 +170,9 @@ export class ClientResponder implements ExchangeSink {
     let pace: RateLimit | undefined;
     if (rate > 0) pace = new RateLimit(rate, this.ctx.limitRateAfter ?? 0);
     const readRate = this.ctx.readLimitRate ?? 0;
-    if (queue !== undefined && readRate > 0) this.readPace = new RateLimit(readRate, 0);
+    // nginx (ngx_event_pipe_read_upstream): rate x (seconds since the start + 1) may be read,
+    // so a second's worth goes first.
+    if (queue !== undefined && readRate > 0) this.readPace = new RateLimit(readRate, readRate);
     // Buffered, the writer paces its writes and the backend is read on (nginx); unbuffered,
     // the responder pauses the backend between reads.
     if (queue === undefined) this.pace = pace;
